@@ -1,0 +1,251 @@
+/*
+ * hm_decode.c - image bytes to 8-bit sRGB through libvips, limits first.
+ *
+ * Why the steps are in this order: the header is read lazily by
+ * vips_image_new_from_buffer(), so every limit is checked before a single
+ * pixel is decoded; shrink-on-load (JPEG DCT scaling) and a box shrink come
+ * before rotation and colour conversion, so those run on the small image; the
+ * final pipeline is written straight into the caller's reusable buffer.
+ */
+#include "hm_decode.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "hm_error.h"
+#include "hm_log.h"
+
+const hm_decode_limits_t hm_decode_limits_default = {
+    .max_bytes = 32u << 20,
+    .max_pixels = 64000000ULL,
+    .min_side = 5,
+    .target_side = 128,
+};
+
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static int s_init_rc;
+
+static void s_init(void)
+{
+    if (VIPS_INIT("hallmark") != 0) {
+        s_init_rc = hm__seterr(HM_E_INTERNAL, "libvips init failed: %s", vips_error_buffer());
+        return;
+    }
+    /* Parallelism is across images, not within one; results are never reused. */
+    vips_concurrency_set(1);
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
+    /* Loaders libvips marks as unsafe for untrusted input stay off. */
+    vips_block_untrusted_set(TRUE);
+    hm_log_debug("vips_init", "version=%s", vips_version_string());
+}
+
+int hm_decode_init(void)
+{
+    pthread_once(&s_once, s_init);
+    return s_init_rc;
+}
+
+/* Take libvips' message (a global buffer) into this thread's last error. */
+static int s_vips_err(int rc, const char *what)
+{
+    const char *msg = vips_error_buffer();
+    char copy[400];
+    snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    vips_error_clear();
+    size_t n = strlen(copy);
+    while (n && (copy[n - 1] == '\n' || copy[n - 1] == ' '))
+        copy[--n] = '\0';
+    for (char *p = copy; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return hm__seterr(rc, "%s: %s", what, copy[0] ? copy : hm_strerror(rc));
+}
+
+static int s_is_jpeg(const char *loader)
+{
+    return loader && strstr(loader, "Jpeg") != NULL;
+}
+
+/* Replace *im by out (the step's result), dropping the old reference. */
+static void s_step(VipsImage **im, VipsImage *out)
+{
+    g_object_unref(*im);
+    *im = out;
+}
+
+int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
+              hm_image_t *img)
+{
+    if (!lim)
+        lim = &hm_decode_limits_default;
+    if (!img)
+        return hm__seterr(HM_E_INVAL, "hm_decode: img is NULL");
+    if (!data || len == 0)
+        return hm__seterr(HM_E_EMPTY, "empty image (0 bytes)");
+    if (len > lim->max_bytes)
+        return hm__seterr(HM_E_TOO_LARGE, "encoded image is %zu bytes, limit %zu", len,
+                          lim->max_bytes);
+    int rc = hm_decode_init();
+    if (rc)
+        return rc;
+
+    const char *loader = vips_foreign_find_load_buffer(data, len);
+    if (!loader) {
+        vips_error_clear();
+        return hm__seterr(HM_E_UNSUPPORTED, "no decoder recognises these %zu bytes", len);
+    }
+
+    VipsImage *im = vips_image_new_from_buffer(data, len, "", "access",
+                                               VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                               VIPS_FAIL_ON_ERROR, NULL);
+    if (!im)
+        return s_vips_err(HM_E_CORRUPT, "cannot read image header");
+
+    int w = vips_image_get_width(im), h = vips_image_get_height(im);
+    if (w <= 0 || h <= 0 || (uint64_t)w * (uint64_t)h > lim->max_pixels) {
+        g_object_unref(im);
+        return hm__seterr(HM_E_TOO_LARGE, "image declares %dx%d pixels, limit %llu", w, h,
+                          (unsigned long long)lim->max_pixels);
+    }
+    if (w < lim->min_side || h < lim->min_side) {
+        g_object_unref(im);
+        return hm__seterr(HM_E_TOO_SMALL, "image is %dx%d, minimum side %d", w, h,
+                          lim->min_side);
+    }
+    int orient = vips_image_get_orientation(im);
+    int swap = orient >= 5 && orient <= 8;
+    img->orig_w = swap ? h : w;
+    img->orig_h = swap ? w : h;
+    img->format = loader;
+
+    int shorter = w < h ? w : h, target = lim->target_side > 0 ? lim->target_side : 1;
+    int factor = shorter / target;
+    if (s_is_jpeg(loader) && factor >= 2) {
+        int shrink = factor >= 8 ? 8 : factor >= 4 ? 4 : 2;
+        g_object_unref(im);
+        im = vips_image_new_from_buffer(data, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                        "fail_on", VIPS_FAIL_ON_ERROR, "shrink", shrink,
+                                        NULL);
+        if (!im)
+            return s_vips_err(HM_E_CORRUPT, "cannot read JPEG header");
+        shorter = vips_image_get_width(im) < vips_image_get_height(im)
+                      ? vips_image_get_width(im)
+                      : vips_image_get_height(im);
+        factor = shorter / target;
+    }
+
+    VipsImage *out = NULL;
+    /* A box shrink brings any other large image down before colour work. */
+    if (factor >= 2) {
+        if (vips_shrink(im, &out, (double)factor, (double)factor, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "shrink failed");
+        }
+        s_step(&im, out);
+    }
+    if (orient > 1 && orient <= 8) {
+        if (vips_autorot(im, &out, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "autorotate failed");
+        }
+        s_step(&im, out);
+    }
+    /* Colour: an embedded ICC profile wins; else the interpretation decides. */
+    int converted = 0;
+    if (vips_image_get_typeof(im, VIPS_META_ICC_NAME)) {
+        if (vips_icc_transform(im, &out, "srgb", "embedded", TRUE, "intent",
+                               VIPS_INTENT_PERCEPTUAL, NULL) == 0) {
+            s_step(&im, out);
+            converted = 1;
+        } else {
+            vips_error_clear(); /* a broken profile: fall back to the tag */
+        }
+    }
+    if (!converted && vips_image_guess_interpretation(im) != VIPS_INTERPRETATION_sRGB) {
+        if (vips_colourspace(im, &out, VIPS_INTERPRETATION_sRGB, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "colour conversion failed");
+        }
+        s_step(&im, out);
+    }
+    if (vips_image_hasalpha(im)) {
+        VipsArrayDouble *bg = vips_array_double_newv(3, 255.0, 255.0, 255.0);
+        int frc = vips_flatten(im, &out, "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
+        if (frc) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "alpha flatten failed");
+        }
+        s_step(&im, out);
+    }
+    if (vips_image_get_format(im) != VIPS_FORMAT_UCHAR) {
+        if (vips_cast(im, &out, VIPS_FORMAT_UCHAR, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "cast failed");
+        }
+        s_step(&im, out);
+    }
+    int bands = vips_image_get_bands(im);
+    if (bands == 1 || bands == 2) {
+        VipsImage *one = NULL;
+        if (bands == 2 && vips_extract_band(im, &one, 0, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "band extraction failed");
+        }
+        VipsImage *src = one ? one : im;
+        VipsImage *three[3] = { src, src, src };
+        int brc = vips_bandjoin(three, &out, 3, NULL);
+        if (one)
+            g_object_unref(one);
+        if (brc) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "band join failed");
+        }
+        s_step(&im, out);
+    } else if (bands > 3) {
+        if (vips_extract_band(im, &out, 0, "n", 3, NULL)) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_DECODE, "band extraction failed");
+        }
+        s_step(&im, out);
+    }
+
+    int ow = vips_image_get_width(im), oh = vips_image_get_height(im);
+    size_t need = (size_t)ow * (size_t)oh * 3;
+    if (need > img->cap) {
+        uint8_t *nb = realloc(img->rgb, need);
+        if (!nb) {
+            g_object_unref(im);
+            return hm__seterr(HM_E_NOMEM, "cannot allocate %zu bytes of pixels", need);
+        }
+        img->rgb = nb;
+        img->cap = need;
+    }
+    VipsImage *dst = vips_image_new_from_memory(img->rgb, need, ow, oh, 3, VIPS_FORMAT_UCHAR);
+    if (!dst) {
+        g_object_unref(im);
+        return s_vips_err(HM_E_NOMEM, "cannot wrap pixel buffer");
+    }
+    rc = vips_image_write(im, dst);
+    g_object_unref(dst);
+    g_object_unref(im);
+    if (rc)
+        return s_vips_err(HM_E_CORRUPT, "decode failed");
+    img->w = ow;
+    img->h = oh;
+    img->stride = (size_t)ow * 3;
+    return 0;
+}
+
+void hm_image_release(hm_image_t *img)
+{
+    if (!img)
+        return;
+    free(img->rgb);
+    img->rgb = NULL;
+    img->cap = 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * hm_kernels_avx512.c - AVX-512 (F, BW, VL, VPOPCNTDQ) kernels.  Compiled with
+ * those target flags and only called after hm_simd.c has checked the CPU.
+ * Kernels without a 512-bit advantage reuse the AVX2 table's entries.
+ */
+#include "hm_simd.h"
+
+#include <immintrin.h>
+
+/* Shared with the AVX2 level (no 512-bit gain: they are load/convert bound). */
+void hm__avx2_rgb_to_luma(const uint8_t *rgb, size_t npix, float *out);
+void hm__avx2_orient_energy(const float *gx, const float *gy, size_t n, float *e);
+
+static uint32_t z_hamming256(const uint64_t *a, const uint64_t *b)
+{
+    __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a),
+                                 _mm256_loadu_si256((const __m256i *)b));
+    __m256i p = _mm256_popcnt_epi64(x);
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    return (uint32_t)(_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1));
+}
+
+/*
+ * Eight codes per step: four 512-bit loads of two codes each, XOR with the
+ * query broadcast twice, VPOPCNTQ, then fold each code's four lane counts.
+ */
+static void z_hamming256_many(const uint64_t *q, const uint64_t *codes, size_t n,
+                              uint16_t *out)
+{
+    const __m512i vq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
+    /* After folding, code j of a register pair sits in qword 0 or 4. */
+    const __m512i pick = _mm512_setr_epi64(0, 4, 8, 12, 0, 4, 8, 12);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint64_t *c = codes + 4 * i;
+        __m512i r[4];
+        for (int j = 0; j < 4; j++) {
+            __m512i p = _mm512_popcnt_epi64(
+                _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8 * j)), vq));
+            p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+            p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
+            r[j] = p;
+        }
+        /* Gather qwords 0,4 of r0,r1 and of r2,r3, then join the halves. */
+        __m512i lo = _mm512_permutex2var_epi64(r[0], pick, r[1]);
+        __m512i hi = _mm512_permutex2var_epi64(r[2], pick, r[3]);
+        __m512i all = _mm512_mask_blend_epi64(0xF0, lo, hi);
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(all));
+    }
+    for (; i < n; i++)
+        out[i] = (uint16_t)z_hamming256(q, codes + 4 * i);
+}
+
+static void z_hamming64_many(uint64_t q, const uint64_t *codes, size_t n,
+                             uint16_t *out)
+{
+    const __m512i vq = _mm512_set1_epi64((long long)q);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512i p = _mm512_popcnt_epi64(
+            _mm512_xor_si512(_mm512_loadu_si512((const void *)(codes + i)), vq));
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(p));
+    }
+    for (; i < n; i++)
+        out[i] = (uint16_t)_mm_popcnt_u64(q ^ codes[i]);
+}
+
+static void z_axpy(float *acc, const float *x, float w, size_t n)
+{
+    const __m512 vw = _mm512_set1_ps(w);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 p = _mm512_mul_ps(vw, _mm512_loadu_ps(x + i));
+        _mm512_storeu_ps(acc + i, _mm512_add_ps(_mm512_loadu_ps(acc + i), p));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 p = _mm512_mul_ps(vw, _mm512_maskz_loadu_ps(m, x + i));
+        _mm512_mask_storeu_ps(acc + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + i), p));
+    }
+}
+
+static float z_dot(const float *a, const float *b, size_t n)
+{
+    __m512 s = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        s = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s);
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s);
+    }
+    return _mm512_reduce_add_ps(s);
+}
+
+static void z_matmul(const float *a, const float *b, float *c, int m, int k, int n)
+{
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * n;
+        for (int j = 0; j < n; j += 16) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int t = 0; t < k; t++) {
+                __m512 w = _mm512_set1_ps(a[(size_t)i * k + t]);
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(w, _mm512_loadu_ps(b + (size_t)t * n + j)));
+            }
+            _mm512_storeu_ps(ci + j, acc);
+        }
+    }
+}
+
+static void z_threshold_bits(const float *v, size_t n, float t, uint64_t *bits)
+{
+    const __m512 vt = _mm512_set1_ps(t);
+    for (size_t w = 0; w < n / 64; w++) {
+        uint64_t x = 0;
+        for (int j = 0; j < 4; j++) {
+            __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + w * 64 + 16 * j), vt, _CMP_GT_OQ);
+            x |= (uint64_t)m << (16 * j);
+        }
+        bits[w] = x;
+    }
+}
+
+const hm_kernels_t hm__kernels_avx512 = {
+    .name = "avx512",
+    .hamming256 = z_hamming256,
+    .hamming256_many = z_hamming256_many,
+    .hamming64_many = z_hamming64_many,
+    .rgb_to_luma = hm__avx2_rgb_to_luma,
+    .axpy = z_axpy,
+    .dot = z_dot,
+    .matmul = z_matmul,
+    .threshold_bits = z_threshold_bits,
+    .orient_energy = hm__avx2_orient_energy,
+};

@@ -1,0 +1,51 @@
+/*
+ * hm_log.h - one line per event on stderr: "ts level=info event=... k=v ...".
+ *
+ * The level is tested before anything is formatted, so a disabled log line
+ * costs one load and one compare.  The level starts from the environment
+ * variable HM_LOG (error|warn|info|debug; default info) and can be changed with
+ * hm_log_set_level().  Lines are written with a single write(2), so lines from
+ * different threads do not interleave.
+ *
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef HM_LOG_H
+#define HM_LOG_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hm_log_level { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 };
+
+extern int hm__log_level;
+
+/* Set the level; returns the previous one. */
+int hm_log_set_level(int level);
+/* Parse "error", "warn", "info", "debug"; -1 when unknown. */
+int hm_log_parse_level(const char *name);
+
+/* Internal: format and write one line (the event name, then k=v fields). */
+void hm__log(int level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * HM_LOG(level, "event", "key=%d other=%s", ...) - fields are free text in
+ * key=value form; values with spaces should be quoted by the caller (%s with
+ * hm_log_quote() is not needed for identifiers and numbers).
+ */
+#define HM_LOG(level, event, ...)                                              \
+    do {                                                                       \
+        if ((level) <= hm__log_level)                                          \
+            hm__log((level), (event), __VA_ARGS__);                            \
+    } while (0)
+
+#define hm_log_error(event, ...) HM_LOG(HM_LOG_ERROR, event, __VA_ARGS__)
+#define hm_log_warn(event, ...)  HM_LOG(HM_LOG_WARN, event, __VA_ARGS__)
+#define hm_log_info(event, ...)  HM_LOG(HM_LOG_INFO, event, __VA_ARGS__)
+#define hm_log_debug(event, ...) HM_LOG(HM_LOG_DEBUG, event, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

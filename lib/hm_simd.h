@@ -1,0 +1,77 @@
+/*
+ * hm_simd.h - run-time SIMD dispatch: one const table of kernels per level.
+ *
+ * The level is chosen once, on first use: the best the CPU and the OS support
+ * (CPUID for the instructions, XGETBV for the OS saving the wide registers),
+ * unless the environment variable HM_SIMD (scalar | avx2 | avx512) asks for a
+ * lower one.  The chosen level is logged once (event=simd_level).
+ *
+ *   scalar  portable C, compiled with baseline x86-64 flags: the twin every
+ *           other level is tested against.
+ *   avx2    AVX2 + FMA + POPCNT (x86-64-v3).
+ *   avx512  AVX-512 F/BW/VL + VPOPCNTDQ.
+ *
+ * Results: the integer kernels (hamming*, threshold_bits) are bit-exact across
+ * levels.  The float kernels that only multiply and add element-wise
+ * (rgb_to_luma, axpy, orient_energy) are bit-exact too: no FMA contraction is
+ * used in them.  The reductions (dot, matmul) sum in a different order per
+ * level and agree within a relative 1e-5 of the sum of absolute products.
+ *
+ * Thread safety: the tables are immutable; hm_kernels() may be called from any
+ * thread (the first call's choice is made under pthread_once).
+ */
+#ifndef HM_SIMD_H
+#define HM_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hm_simd_level { HM_SIMD_SCALAR = 0, HM_SIMD_AVX2 = 1, HM_SIMD_AVX512 = 2 };
+#define HM_SIMD_NLEVELS 3
+
+typedef struct hm_kernels {
+    const char *name;
+    /* popcount(a ^ b) over 256 bits (4 words). */
+    uint32_t (*hamming256)(const uint64_t *a, const uint64_t *b);
+    /* out[i] = popcount(q ^ codes[4i .. 4i+3]) for i < n. */
+    void (*hamming256_many)(const uint64_t *q, const uint64_t *codes, size_t n,
+                            uint16_t *out);
+    /* out[i] = popcount(q ^ codes[i]) for i < n. */
+    void (*hamming64_many)(uint64_t q, const uint64_t *codes, size_t n,
+                           uint16_t *out);
+    /* out[i] = 0.299 r + 0.587 g + 0.114 b of interleaved RGB pixel i. */
+    void (*rgb_to_luma)(const uint8_t *rgb, size_t npix, float *out);
+    /* acc[i] += w * x[i]. */
+    void (*axpy)(float *acc, const float *x, float w, size_t n);
+    /* sum of a[i] * b[i]. */
+    float (*dot)(const float *a, const float *b, size_t n);
+    /* c (m x n) = a (m x k) * b (k x n), all row-major, n a multiple of 16. */
+    void (*matmul)(const float *a, const float *b, float *c, int m, int k, int n);
+    /* bit i of bits (LSB first in each word) = v[i] > t; n a multiple of 64. */
+    void (*threshold_bits)(const float *v, size_t n, float t, uint64_t *bits);
+    /* e[k*n + i] = max(0, gx[i] cos(k pi/4) + gy[i] sin(k pi/4)), k = 0..7. */
+    void (*orient_energy)(const float *gx, const float *gy, size_t n, float *e);
+} hm_kernels_t;
+
+/* The table in use (chosen once).  Never NULL. */
+const hm_kernels_t *hm_kernels(void);
+/* The table of one level, or NULL when this machine cannot run it. */
+const hm_kernels_t *hm_kernels_for(int level);
+/* The level in use, and the best the machine supports. */
+int hm_simd_level(void);
+int hm_simd_best_level(void);
+const char *hm_simd_level_name(int level);
+
+/* The per-level tables, defined in hm_kernels_<level>.c. */
+extern const hm_kernels_t hm__kernels_scalar;
+extern const hm_kernels_t hm__kernels_avx2;
+extern const hm_kernels_t hm__kernels_avx512;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
