@@ -1,0 +1,157 @@
+/*
+ * hm_engine.h - the matching engine: one database's banks, its search indexes
+ * and the matcher, behind one handle.  hallmarkd and the hallmark CLI are thin
+ * shells over this API; no matching logic lives anywhere else.
+ *
+ * A verdict answers "what is this listing image?":
+ *   counterfeit  a counterfeit-bank reference matched;
+ *   suspect      a genuine-bank reference of brand B matched and the listing's
+ *                seller is not authorised for B (the brand's photo reused);
+ *   genuine      a genuine-bank reference matched and the seller is authorised;
+ *   unknown      nothing matched above the thresholds;
+ *   error        the image could not be fingerprinted (error holds the code).
+ * Allow-listed images (reviewer feedback "reject") never produce counterfeit
+ * or suspect.
+ *
+ * Thread safety: hm_engine_score*() may run on many threads at once, each with
+ * its own hm_fp_ctx_t.  The control calls (add, remove, relabel, authorize,
+ * feedback, set_thresholds) may run concurrently with scoring; they are
+ * serialised among themselves, and their effect is visible to scoring as soon
+ * as they return (well within the 1 s the protocol promises).
+ */
+#ifndef HM_ENGINE_H
+#define HM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hm_fp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hm_decision {
+    HM_DEC_UNKNOWN = 0,
+    HM_DEC_GENUINE = 1,
+    HM_DEC_SUSPECT = 2,
+    HM_DEC_COUNTERFEIT = 3,
+    HM_DEC_ERROR = 4
+} hm_decision_t;
+
+/* Banks, as stored: counterfeit references deny, genuine references allow. */
+#define HM_BANK_COUNTERFEIT 1
+#define HM_BANK_GENUINE 2
+
+const char *hm_decision_name(hm_decision_t d); /* "counterfeit", ... */
+const char *hm_bank_name(int bank);            /* "counterfeit", "genuine" */
+/* @return HM_BANK_* or HM_E_INVAL. */
+int hm_bank_parse(const char *name);
+
+#define HM_ID_MAX 128   /* external ids, seller ids, listing/image ids */
+#define HM_NAME_MAX 128 /* brands, rights holders */
+
+typedef struct hm_match {
+    char ref[HM_ID_MAX];        /* the reference's external id */
+    int bank;                   /* HM_BANK_* */
+    char brand[HM_NAME_MAX];
+    char holder[HM_NAME_MAX];
+    const char *signal;         /* "pdq", "phash", "dhash", "desc" (static) */
+    const char *variant;        /* "original", "rotate90", ..., "trimmed" (static) */
+    int distance;               /* Hamming bits for hash signals; -1 for desc */
+    double similarity;          /* 0..1, monotone in match strength */
+    int matched;                /* 1 when above the signal's threshold */
+} hm_match_t;
+
+#define HM_VERDICT_MAX_MATCHES 32
+
+typedef struct hm_verdict {
+    hm_decision_t decision;
+    double score;               /* 0..1, calibrated: >= 0.5 means a match */
+    const char *reason;         /* reason code (static), see docs/PROTOCOL.md */
+    int n_matches;
+    hm_match_t matches[HM_VERDICT_MAX_MATCHES]; /* best first */
+    int strikes;                /* the seller's strike count after this verdict */
+    int seller_blocked;         /* strikes >= the configured limit */
+    int error;                  /* HM_E_* when decision == HM_DEC_ERROR */
+    char error_msg[256];
+    char pdq[65];               /* the query's PDQ (hex), "" on error */
+    int quality;                /* its PDQ quality */
+    uint64_t decode_us, fingerprint_us, search_us, total_us;
+} hm_verdict_t;
+
+typedef struct hm_query {
+    const char *seller;         /* may be NULL: then no strike is recorded */
+    const char *brand;          /* the brand the listing claims; may be NULL */
+    const char *listing_id;     /* for strikes (one per listing and image) */
+    const char *image_id;
+    int top_k;                  /* > 0: always list the k nearest references */
+    int record_strikes;         /* 1: a counterfeit verdict adds a strike */
+} hm_query_t;
+
+typedef struct hm_ref_meta {
+    const char *ext_id;         /* required, unique */
+    int bank;                   /* HM_BANK_* */
+    const char *brand;          /* required */
+    const char *holder;         /* may be NULL */
+    const char *source;         /* may be NULL (provenance text) */
+} hm_ref_meta_t;
+
+typedef struct hm_engine hm_engine_t;
+
+typedef struct hm_engine_opts {
+    int readonly;               /* open without the write lock */
+    int strike_limit;           /* default 3 */
+    int nosync;                 /* relaxed durability (opt-in) */
+} hm_engine_opts_t;
+
+/*
+ * hm_engine_open - open (creating if needed) the database in dir and build or
+ * load its search indexes.
+ * @return 0, HM_E_INVAL, HM_E_STORE, HM_E_LOCKED, HM_E_VERSION, HM_E_INDEX,
+ *         HM_E_NOMEM.
+ */
+int hm_engine_open(hm_engine_t **out, const char *dir, const hm_engine_opts_t *opts);
+/* NULL-safe; sets *self_p = NULL. */
+void hm_engine_close(hm_engine_t **self_p);
+
+/*
+ * hm_engine_score - fingerprint an image and decide.  Always fills v (an
+ * undecodable image gives decision error with v->error set) and returns 0,
+ * unless an argument is invalid (HM_E_INVAL) or the store fails (HM_E_STORE).
+ */
+int hm_engine_score(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
+                    const hm_query_t *q, hm_verdict_t *v);
+/* The same for an already computed fingerprint. */
+int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q,
+                       hm_verdict_t *v);
+
+/*
+ * Control.  Each returns 0 or an error code, listed in the implementation's
+ * comments: HM_E_INVAL, HM_E_EXISTS (same external id or same image bytes),
+ * HM_E_NOTFOUND, HM_E_STORE, HM_E_LOCKED, HM_E_READONLY, or a decode error.
+ */
+int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
+                  const void *img, size_t len, uint64_t *id_out);
+int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
+                     const uint8_t sha256[32], int pdq_only, uint64_t *id_out);
+int hm_engine_remove(hm_engine_t *e, const char *ext_id);
+int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *brand,
+                      const char *holder);
+int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, int on);
+/* confirm = 1: the image joins the counterfeit bank (meta gives provenance);
+ * confirm = 0: the image goes on the allow-list. */
+int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
+                       int confirm, const hm_ref_meta_t *meta, const char *note);
+
+/* Statistics as a JSON object text; the caller frees *json with free(). */
+int hm_engine_stats_json(hm_engine_t *e, char **json);
+/* Write the search-index snapshots now.  @return 0, HM_E_IO, HM_E_INDEX. */
+int hm_engine_snapshot(hm_engine_t *e);
+/* Re-read thresholds from a JSON file (NULL: the built-in defaults). */
+int hm_engine_load_thresholds(hm_engine_t *e, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
