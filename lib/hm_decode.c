@@ -21,7 +21,7 @@ const hm_decode_limits_t hm_decode_limits_default = {
     .max_bytes = 32u << 20,
     .max_pixels = 64000000ULL,
     .min_side = 5,
-    .target_side = 128,
+    .target_side = 256,
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
@@ -75,6 +75,34 @@ static void s_step(VipsImage **im, VipsImage *out)
 {
     g_object_unref(*im);
     *im = out;
+}
+
+/* Nearest-neighbour sample (ow x oh) to (dw x dh), reading source rows in
+ * order (the pipeline is sequential) through one region. */
+static int s_sample_rows(VipsImage *im, uint8_t *out, int ow, int oh, int dw, int dh)
+{
+    VipsRegion *reg = vips_region_new(im);
+    if (!reg)
+        return s_vips_err(HM_E_NOMEM, "region");
+    int rc = 0;
+    for (int y = 0; y < dh; y++) {
+        int sy = (int)(((int64_t)y * oh) / dh);
+        VipsRect r = { 0, sy, ow, 1 };
+        if (vips_region_prepare(reg, &r)) {
+            rc = s_vips_err(HM_E_CORRUPT, "decode failed");
+            break;
+        }
+        const uint8_t *row = (const uint8_t *)VIPS_REGION_ADDR(reg, 0, sy);
+        uint8_t *o = out + (size_t)y * dw * 3;
+        for (int x = 0; x < dw; x++) {
+            const uint8_t *p = row + 3 * (size_t)(((int64_t)x * ow) / dw);
+            o[3 * x] = p[0];
+            o[3 * x + 1] = p[1];
+            o[3 * x + 2] = p[2];
+        }
+    }
+    g_object_unref(reg);
+    return rc;
 }
 
 int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
@@ -132,16 +160,19 @@ int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
                                         NULL);
         if (!im)
             return s_vips_err(HM_E_CORRUPT, "cannot read JPEG header");
-        shorter = vips_image_get_width(im) < vips_image_get_height(im)
-                      ? vips_image_get_width(im)
-                      : vips_image_get_height(im);
-        factor = shorter / target;
     }
 
     VipsImage *out = NULL;
-    /* A box shrink brings any other large image down before colour work. */
-    if (factor >= 2) {
-        if (vips_shrink(im, &out, (double)factor, (double)factor, NULL)) {
+    /* A JPEG still far larger than needed after shrink-on-load (a panorama)
+     * gets a box shrink per axis, keeping each side >= 2 x target: every
+     * signal resamples to a fixed grid and ignores the aspect ratio. */
+    int jpeg = s_is_jpeg(loader);
+    int cw = vips_image_get_width(im), ch = vips_image_get_height(im);
+    int fx = cw / (2 * target), fy = ch / (2 * target);
+    if (fx < 1) fx = 1;
+    if (fy < 1) fy = 1;
+    if (jpeg && (fx >= 2 || fy >= 2)) {
+        if (vips_shrink(im, &out, (double)fx, (double)fy, NULL)) {
             g_object_unref(im);
             return s_vips_err(HM_E_DECODE, "shrink failed");
         }
@@ -214,8 +245,14 @@ int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
         s_step(&im, out);
     }
 
+    /* Other formats larger than 512 are point-sampled to 512 x 512 the way
+     * Meta's reference hasher resizes them (nearest neighbour, source index
+     * floor(i * size / 512)), row by row through a region, so memory stays
+     * bounded by one source row whatever the declared size. */
     int ow = vips_image_get_width(im), oh = vips_image_get_height(im);
-    size_t need = (size_t)ow * (size_t)oh * 3;
+    int sample = !jpeg && (ow > 512 || oh > 512);
+    int dw = sample ? 512 : ow, dh = sample ? 512 : oh;
+    size_t need = (size_t)dw * (size_t)dh * 3;
     if (need > img->cap) {
         uint8_t *nb = realloc(img->rgb, need);
         if (!nb) {
@@ -225,19 +262,26 @@ int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
         img->rgb = nb;
         img->cap = need;
     }
-    VipsImage *dst = vips_image_new_from_memory(img->rgb, need, ow, oh, 3, VIPS_FORMAT_UCHAR);
-    if (!dst) {
+    if (sample) {
+        rc = s_sample_rows(im, img->rgb, ow, oh, dw, dh);
         g_object_unref(im);
-        return s_vips_err(HM_E_NOMEM, "cannot wrap pixel buffer");
+        if (rc)
+            return rc;
+    } else {
+        VipsImage *dst = vips_image_new_from_memory(img->rgb, need, ow, oh, 3, VIPS_FORMAT_UCHAR);
+        if (!dst) {
+            g_object_unref(im);
+            return s_vips_err(HM_E_NOMEM, "cannot wrap pixel buffer");
+        }
+        rc = vips_image_write(im, dst);
+        g_object_unref(dst);
+        g_object_unref(im);
+        if (rc)
+            return s_vips_err(HM_E_CORRUPT, "decode failed");
     }
-    rc = vips_image_write(im, dst);
-    g_object_unref(dst);
-    g_object_unref(im);
-    if (rc)
-        return s_vips_err(HM_E_CORRUPT, "decode failed");
-    img->w = ow;
-    img->h = oh;
-    img->stride = (size_t)ow * 3;
+    img->w = dw;
+    img->h = dh;
+    img->stride = (size_t)dw * 3;
     return 0;
 }
 

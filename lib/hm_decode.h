@@ -31,7 +31,7 @@ typedef struct hm_decode_limits {
     size_t max_bytes;      /* encoded size; default 32 MiB */
     uint64_t max_pixels;   /* declared width x height; default 64 Mpx */
     int min_side;          /* smaller side in pixels; default 5 (PDQ's minimum) */
-    int target_side;       /* shrink-on-load goal for the shorter side; default 128 */
+    int target_side;       /* shrink-on-load goal for the shorter side; default 256 */
 } hm_decode_limits_t;
 
 extern const hm_decode_limits_t hm_decode_limits_default;

@@ -1,0 +1,256 @@
+/*
+ * hm_fp.c - decode + every signal of one image, and the serialised form.
+ *
+ * The luma plane is made once; PDQ's 64x64 grid, pHash's 32x32 and dHash's
+ * 9x8 grid are all tent-downsampled from it, for the whole image and for the
+ * trimmed content box; the descriptor reuses the 64x64 grid.  Scratch buffers
+ * and resampling plans live in the context and only grow, so a steady stream
+ * of similar images allocates nothing.
+ */
+#include "hm_fp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hm_desc.h"
+#include "hm_error.h"
+#include "hm_hashes.h"
+#include "hm_pdq.h"
+#include "hm_resample.h"
+#include "hm_simd.h"
+#include "hm_trim.h"
+
+#define NPLANS 12
+
+struct hm_fp_ctx {
+    hm_decode_limits_t lim;
+    hm_image_t img;
+    float *luma;
+    size_t luma_cap;
+    float *tmp;
+    size_t tmp_cap;
+    hm_rplan_t plans[NPLANS]; /* a small cache keyed by (in_len, out_len) */
+    int next_plan;
+    hm_fp_timing_t timing;
+};
+
+static uint64_t s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int hm_fp_ctx_new(hm_fp_ctx_t **out, const hm_decode_limits_t *lim)
+{
+    if (!out)
+        return hm__seterr(HM_E_INVAL, "hm_fp_ctx_new: out is NULL");
+    hm_fp_ctx_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return hm__seterr(HM_E_NOMEM, "fingerprint context");
+    c->lim = lim ? *lim : hm_decode_limits_default;
+    *out = c;
+    return 0;
+}
+
+void hm_fp_ctx_free(hm_fp_ctx_t **ctx_p)
+{
+    if (!ctx_p || !*ctx_p)
+        return;
+    hm_fp_ctx_t *c = *ctx_p;
+    hm_image_release(&c->img);
+    free(c->luma);
+    free(c->tmp);
+    for (int i = 0; i < NPLANS; i++)
+        hm_rplan_free(&c->plans[i]);
+    free(c);
+    *ctx_p = NULL;
+}
+
+const hm_fp_timing_t *hm_fp_ctx_timing(const hm_fp_ctx_t *ctx)
+{
+    return &ctx->timing;
+}
+
+static int s_grow(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return 0;
+    float *nb = realloc(*buf, n * sizeof(float));
+    if (!nb)
+        return hm__seterr(HM_E_NOMEM, "scratch of %zu floats", n);
+    *buf = nb;
+    *cap = n;
+    return 0;
+}
+
+static const hm_rplan_t *s_plan(hm_fp_ctx_t *c, int in_len, int out_len, int ref_len)
+{
+    if (ref_len <= 0)
+        ref_len = in_len;
+    for (int i = 0; i < NPLANS; i++)
+        if (c->plans[i].in_len == in_len && c->plans[i].out_len == out_len &&
+            c->plans[i].ref_len == ref_len)
+            return &c->plans[i];
+    hm_rplan_t *p = &c->plans[c->next_plan];
+    c->next_plan = (c->next_plan + 1) % NPLANS;
+    hm_rplan_free(p);
+    if (hm_rplan_init(p, in_len, out_len, ref_len))
+        return NULL;
+    return p;
+}
+
+/* Resample a (w x h) window of the luma plane to (nx x ny); (rw, rh) is the
+ * window's size at the reference hasher's resolution (0: the same). */
+static int s_grid(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stride, int nx,
+                  int ny, int rw, int rh, float *out)
+{
+    const hm_rplan_t *px = s_plan(c, w, nx, rw);
+    const hm_rplan_t *py = s_plan(c, h, ny, rh);
+    if (!px || !py)
+        return HM_E_NOMEM;
+    hm_resample(src, w, h, stride, px, py, c->tmp, out);
+    return 0;
+}
+
+/* PDQ (with its dihedral variants), pHash and dHash of one luma window. */
+static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stride,
+                     int rw, int rh, hm_hashset_t *hs, float grid64[64 * 64],
+                     uint64_t *t_pdq, uint64_t *t_hash)
+{
+    uint64_t t0 = s_now_ns();
+    int rc = s_grid(c, src, w, h, stride, 64, 64, rw, rh, grid64);
+    if (rc)
+        return rc;
+    float dct[16 * 16];
+    hs->quality = hm_pdq_quality(grid64);
+    hm_pdq_dct16(grid64, dct);
+    hm_pdq_hashes(dct, hs->pdq);
+    uint64_t t1 = s_now_ns();
+    float g32[32 * 32], g9[8 * 9];
+    if ((rc = s_grid(c, src, w, h, stride, 32, 32, 0, 0, g32)) ||
+        (rc = s_grid(c, src, w, h, stride, 9, 8, 0, 0, g9)))
+        return rc;
+    hs->phash = hm_phash_from_grid(g32);
+    hs->dhash = hm_dhash_from_grid(g9);
+    *t_pdq += t1 - t0;
+    *t_hash += s_now_ns() - t1;
+    return 0;
+}
+
+/* Mean R, G, B of a 4x4 grid of cells. */
+static void s_colour_grid(const uint8_t *rgb, int w, int h, size_t stride, float out[48])
+{
+    double sum[48] = { 0 };
+    int cnt[16] = { 0 };
+    for (int y = 0; y < h; y++) {
+        const uint8_t *p = rgb + (size_t)y * stride;
+        int cy = (y * 4) / h;
+        for (int x = 0; x < w; x++, p += 3) {
+            int cell = cy * 4 + (x * 4) / w;
+            sum[3 * cell] += p[0];
+            sum[3 * cell + 1] += p[1];
+            sum[3 * cell + 2] += p[2];
+            cnt[cell]++;
+        }
+    }
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 3; k++)
+            out[3 * i + k] = cnt[i] ? (float)(sum[3 * i + k] / cnt[i]) : 0.0f;
+}
+
+/* The size at which Meta's reference hasher filters an image shown at
+ * (ow x oh): it first resizes anything larger than 512 to 512 x 512. */
+static void s_ref_size(int ow, int oh, int *rw, int *rh)
+{
+    if (ow > 512 || oh > 512)
+        ow = oh = 512;
+    *rw = ow;
+    *rh = oh;
+}
+
+static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t stride,
+                       int ref_w, int ref_h, hm_fp_t *fp)
+{
+    if (!c || !rgb || !fp || w <= 0 || h <= 0 || stride < (size_t)w * 3)
+        return hm__seterr(HM_E_INVAL, "hm_fp_from_rgb: bad arguments");
+    if (w < 5 || h < 5)
+        return hm__seterr(HM_E_TOO_SMALL, "image is %dx%d, PDQ needs 5x5", w, h);
+    int rc;
+    if ((rc = s_grow(&c->luma, &c->luma_cap, (size_t)w * h)) ||
+        (rc = s_grow(&c->tmp, &c->tmp_cap, (size_t)64 * w)))
+        return rc;
+    memset(fp, 0, sizeof *fp);
+    fp->width = (uint32_t)w;
+    fp->height = (uint32_t)h;
+
+    uint64_t t_pdq = 0, t_hash = 0;
+    const hm_kernels_t *k = hm_kernels();
+    for (int y = 0; y < h; y++)
+        k->rgb_to_luma(rgb + (size_t)y * stride, (size_t)w, c->luma + (size_t)y * w);
+    float grid64[64 * 64], tgrid[64 * 64];
+    if ((rc = s_hashset(c, c->luma, w, h, (size_t)w, ref_w, ref_h, &fp->full, grid64,
+                        &t_pdq, &t_hash)))
+        return rc;
+    uint64_t t1 = s_now_ns();
+    fp->has_trim = hm_trim_detect(rgb, w, h, stride, &fp->trim_box);
+    if (fp->has_trim) {
+        const hm_box_t *b = &fp->trim_box;
+        int rbw = (int)((double)b->w * ref_w / w + 0.5), rbh = (int)((double)b->h * ref_h / h + 0.5);
+        rc = s_hashset(c, c->luma + (size_t)b->y * w + b->x, b->w, b->h, (size_t)w,
+                       rbw > 0 ? rbw : 1, rbh > 0 ? rbh : 1, &fp->trim, tgrid, &t_pdq, &t_hash);
+        if (rc)
+            return rc;
+    }
+    uint64_t t2 = s_now_ns();
+    float colour[48];
+    s_colour_grid(rgb, w, h, stride, colour);
+    hm_desc_compute(grid64, colour, fp->desc);
+    uint64_t t3 = s_now_ns();
+    /* The trimmed box's hashes count as PDQ and hash time, not trim time. */
+    c->timing.pdq_ns = t_pdq;
+    c->timing.hashes_ns = t_hash;
+    c->timing.trim_ns = t2 - t1;
+    c->timing.desc_ns = t3 - t2;
+    return 0;
+}
+
+int hm_fp_from_rgb(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t stride,
+                   hm_fp_t *fp)
+{
+    int rw, rh;
+    s_ref_size(w, h, &rw, &rh);
+    return s_fp_pixels(c, rgb, w, h, stride, rw, rh, fp);
+}
+
+int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
+{
+    if (!c || !fp)
+        return hm__seterr(HM_E_INVAL, "hm_fp_compute: NULL argument");
+    uint64_t t0 = s_now_ns();
+    int rc = hm_decode(data, len, &c->lim, &c->img);
+    uint64_t t1 = s_now_ns();
+    c->timing = (hm_fp_timing_t){ .decode_ns = t1 - t0 };
+    if (rc)
+        return rc;
+    int rw, rh;
+    s_ref_size(c->img.orig_w, c->img.orig_h, &rw, &rh);
+    rc = s_fp_pixels(c, c->img.rgb, c->img.w, c->img.h, c->img.stride, rw, rh, fp);
+    if (rc)
+        return rc;
+    /* Report sizes and the content box in the displayed image's pixels. */
+    if (fp->has_trim && (c->img.orig_w != c->img.w || c->img.orig_h != c->img.h)) {
+        hm_box_t *b = &fp->trim_box;
+        double sx = (double)c->img.orig_w / c->img.w, sy = (double)c->img.orig_h / c->img.h;
+        b->x = (int)(b->x * sx + 0.5);
+        b->y = (int)(b->y * sy + 0.5);
+        b->w = (int)(b->w * sx + 0.5);
+        b->h = (int)(b->h * sy + 0.5);
+    }
+    fp->width = (uint32_t)c->img.orig_w;
+    fp->height = (uint32_t)c->img.orig_h;
+    c->timing.decode_ns = t1 - t0;
+    c->timing.total_ns = s_now_ns() - t0;
+    return 0;
+}
