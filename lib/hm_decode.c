@@ -27,6 +27,16 @@ const hm_decode_limits_t hm_decode_limits_default = {
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static int s_init_rc;
 
+/* libvips reports recoverable decode problems as GLib warnings on stderr;
+ * hallmark logs them as debug lines instead (the error path keeps its text). */
+static void s_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
+                       gpointer user)
+{
+    (void)level;
+    (void)user;
+    hm_log_debug("vips_warning", "domain=%s msg=\"%s\"", domain ? domain : "-", msg);
+}
+
 static void s_init(void)
 {
     if (VIPS_INIT("hallmark") != 0) {
@@ -38,6 +48,9 @@ static void s_init(void)
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                      s_glib_log, NULL);
+    g_log_set_handler("GLib-GObject", G_LOG_LEVEL_WARNING, s_glib_log, NULL);
     /* Loaders libvips marks as unsafe for untrusted input stay off. */
     vips_block_untrusted_set(TRUE);
     hm_log_debug("vips_init", "version=%s", vips_version_string());
@@ -63,6 +76,22 @@ static int s_vips_err(int rc, const char *what)
         if (*p == '\n')
             *p = ' ';
     return hm__seterr(rc, "%s: %s", what, copy[0] ? copy : hm_strerror(rc));
+}
+
+/* The declared size of a PNG (IHDR) or GIF (logical screen), if present. */
+static int s_peek_dims(const uint8_t *p, size_t len, uint64_t *w, uint64_t *h)
+{
+    if (len >= 24 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(p + 12, "IHDR", 4) == 0) {
+        *w = ((uint64_t)p[16] << 24) | ((uint64_t)p[17] << 16) | ((uint64_t)p[18] << 8) | p[19];
+        *h = ((uint64_t)p[20] << 24) | ((uint64_t)p[21] << 16) | ((uint64_t)p[22] << 8) | p[23];
+        return 1;
+    }
+    if (len >= 10 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0)) {
+        *w = (uint64_t)p[6] | ((uint64_t)p[7] << 8);
+        *h = (uint64_t)p[8] | ((uint64_t)p[9] << 8);
+        return 1;
+    }
+    return 0;
 }
 
 static int s_is_jpeg(const char *loader)
@@ -120,6 +149,14 @@ int hm_decode(const void *data, size_t len, const hm_decode_limits_t *lim,
     int rc = hm_decode_init();
     if (rc)
         return rc;
+
+    /* Bombs first: formats whose header states the size in fixed places are
+     * checked before any decoder library sees the bytes. */
+    uint64_t pw = 0, ph = 0;
+    if (s_peek_dims(data, len, &pw, &ph) && pw * ph > lim->max_pixels)
+        return hm__seterr(HM_E_TOO_LARGE, "image declares %llux%llu pixels, limit %llu",
+                          (unsigned long long)pw, (unsigned long long)ph,
+                          (unsigned long long)lim->max_pixels);
 
     const char *loader = vips_foreign_find_load_buffer(data, len);
     if (!loader) {

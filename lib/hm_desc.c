@@ -34,14 +34,22 @@ static void s_energy_cells(const float *g, int n, float *out)
     }
 }
 
+/* Power-normalise (square root), centre, then scale to L2 norm `weight`.
+ * Centring matters: energies are all positive, so without it any two images
+ * have a high cosine similarity. */
 static void s_normalise(float *v, int n, float weight, int signed_sqrt)
 {
-    double s = 0;
+    double s = 0, mean = 0;
     for (int i = 0; i < n; i++) {
         float x = v[i];
         x = signed_sqrt ? (x < 0 ? -sqrtf(-x) : sqrtf(x)) : sqrtf(x > 0 ? x : 0);
         v[i] = x;
-        s += (double)x * x;
+        mean += x;
+    }
+    mean /= n;
+    for (int i = 0; i < n; i++) {
+        v[i] -= (float)mean;
+        s += (double)v[i] * v[i];
     }
     float f = s > 0 ? (float)(weight / sqrt(s)) : 0.0f;
     for (int i = 0; i < n; i++)

@@ -8,7 +8,7 @@
  *     scales (the 64x64 PDQ grid and its 32x32 half): 2 x 16 x 8 = 256;
  *   - a coarse colour layout: the mean opponent colours (R-G, R+G-2B, R+G+B)
  *     of a 4x4 grid: 48.
- * Each block is square-rooted (signed for colour), L2-normalised and weighted
+ * Each block is square-rooted (signed for colour), centred, L2-normalised and weighted
  * (gradients 1, colour 0.6), then the whole vector is L2-normalised, so the
  * inner product of two descriptors is their cosine similarity.
  *

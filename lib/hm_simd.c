@@ -101,9 +101,19 @@ const hm_kernels_t *hm_kernels_for(int level)
     }
 }
 
+static const hm_kernels_t *s_table;
+
+int hm__simd_force(int level)
+{
+    const hm_kernels_t *t = hm_kernels_for(level);
+    if (!t)
+        return -1;
+    __atomic_store_n(&s_table, t, __ATOMIC_RELEASE);
+    return 0;
+}
+
 const hm_kernels_t *hm_kernels(void)
 {
-    static const hm_kernels_t *s_table;
     const hm_kernels_t *t = __atomic_load_n(&s_table, __ATOMIC_ACQUIRE);
     if (t)
         return t;

@@ -66,6 +66,10 @@ int hm_simd_level(void);
 int hm_simd_best_level(void);
 const char *hm_simd_level_name(int level);
 
+/* Internal (tests and benchmarks): switch the table in use at run time.
+ * @return 0, or -1 when the machine cannot run that level. */
+int hm__simd_force(int level);
+
 /* The per-level tables, defined in hm_kernels_<level>.c. */
 extern const hm_kernels_t hm__kernels_scalar;
 extern const hm_kernels_t hm__kernels_avx2;

@@ -1,0 +1,200 @@
+/*
+ * test_fp.c - the fingerprint as a whole: serialised form (round trip,
+ * truncated, corrupt, future version), border trim finding a padded copy,
+ * the descriptor's norm and robustness, identical hashes at every SIMD level,
+ * and the grocery photos' hashes surviving a JPEG re-encode.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "hm_error.h"
+#include "hm_fp.h"
+#include "hm_simd.h"
+#include "hm_trim.h"
+#include "test_util.h"
+
+static hm_fp_ctx_t *ctx;
+static void s_setup(void) { ck_assert_int_eq(hm_fp_ctx_new(&ctx, NULL), 0); }
+static void s_teardown(void) { hm_fp_ctx_free(&ctx); }
+
+static uint8_t *s_photo(int *w, int *h)
+{
+    /* A grocery photo when ../shared is there, else a synthetic image. */
+    const char *p = tu_shared_path("datasets/grocery/train/Packages/Milk/Arla-Medium-Fat-Milk/Arla-Medium-Fat-Milk_001.jpg");
+    if (p) {
+        uint8_t *data;
+        size_t len;
+        tu_read_file(p, &data, &len);
+        {
+            hm_image_t img = { 0 };
+            hm_decode_limits_t lim = hm_decode_limits_default;
+            lim.target_side = 4096;
+            ck_assert_int_eq(hm_decode(data, len, &lim, &img), 0);
+            free(data);
+            *w = img.w;
+            *h = img.h;
+            return img.rgb;
+        }
+    }
+    *w = 200; *h = 160;
+    uint8_t *px = malloc(200 * 160 * 3);
+    for (int i = 0; i < 200 * 160 * 3; i++) px[i] = (uint8_t)((i * 7919) % 251);
+    return px;
+}
+
+START_TEST(test_serial_round_trip)
+{
+    int w, h;
+    uint8_t *px = s_photo(&w, &h);
+    hm_fp_t fp, back;
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, px, w, h, (size_t)w * 3, &fp), 0);
+    uint8_t buf[HM_FP_SERIAL_BYTES + 16];
+    int n = hm_fp_serialize(&fp, buf, sizeof buf);
+    ck_assert_int_eq(n, HM_FP_SERIAL_BYTES);
+    ck_assert_int_eq(hm_fp_deserialize(buf, (size_t)n, &back), 0);
+    ck_assert_int_eq(memcmp(&fp.full, &back.full, sizeof fp.full), 0);
+    ck_assert_int_eq(memcmp(fp.desc, back.desc, sizeof fp.desc), 0);
+    ck_assert_int_eq(fp.width, back.width);
+    ck_assert_int_eq(hm_fp_serialize(&fp, buf, 10), HM_E_INVAL);
+    /* Truncated, corrupt magic, future version. */
+    for (int cut = 0; cut < n; cut += 97)
+        ck_assert_int_lt(hm_fp_deserialize(buf, (size_t)cut, &back), 0);
+    buf[0] = 'X';
+    ck_assert_int_eq(hm_fp_deserialize(buf, (size_t)n, &back), HM_E_CORRUPT);
+    buf[0] = 'H';
+    buf[4] = 99;
+    ck_assert_int_eq(hm_fp_deserialize(buf, (size_t)n, &back), HM_E_VERSION);
+    free(px);
+}
+END_TEST
+
+START_TEST(test_trim_finds_padded_copy)
+{
+    int w, h;
+    uint8_t *px = s_photo(&w, &h);
+    hm_fp_t orig, pad;
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, px, w, h, (size_t)w * 3, &orig), 0);
+    /* Place it on a white canvas 1.6x wider and 1.3x taller, off centre. */
+    int W = w * 8 / 5, H = h * 13 / 10, ox = w / 5, oy = h / 10;
+    uint8_t *canvas = malloc((size_t)W * H * 3);
+    memset(canvas, 255, (size_t)W * H * 3);
+    for (int y = 0; y < h; y++)
+        memcpy(canvas + ((size_t)(y + oy) * W + ox) * 3, px + (size_t)y * w * 3, (size_t)w * 3);
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, canvas, W, H, (size_t)W * 3, &pad), 0);
+    ck_assert_int_eq(pad.has_trim, 1);
+    ck_assert_int_le(abs(pad.trim_box.x - ox), 2);
+    ck_assert_int_le(abs(pad.trim_box.w - w), 4);
+    int whole = hm_pdq_distance(&pad.full.pdq[0], &orig.full.pdq[0]);
+    int trimmed = hm_pdq_distance(&pad.trim.pdq[0], &orig.full.pdq[0]);
+    ck_assert_msg(trimmed <= 16, "trimmed copy is %d bits away", trimmed);
+    ck_assert_msg(whole > trimmed, "padding should hurt the untrimmed hash (%d vs %d)", whole, trimmed);
+    /* A flat image is not trimmed to nothing, an unpadded photo not at all. */
+    hm_box_t box;
+    memset(canvas, 128, (size_t)W * H * 3);
+    ck_assert_int_eq(hm_trim_detect(canvas, W, H, (size_t)W * 3, &box), 0);
+    free(canvas);
+    free(px);
+}
+END_TEST
+
+START_TEST(test_descriptor)
+{
+    int w, h;
+    uint8_t *px = s_photo(&w, &h);
+    hm_fp_t a, b;
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, px, w, h, (size_t)w * 3, &a), 0);
+    double n = 0;
+    for (int i = 0; i < HM_DESC_DIM; i++) n += (double)a.desc[i] * a.desc[i];
+    ck_assert_double_eq_tol(n, 1.0, 1e-4);
+    /* A 10% centre crop stays similar; an unrelated image does not. */
+    int cx = w / 20, cy = h / 20, cw = w - 2 * cx, ch = h - 2 * cy;
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, px + ((size_t)cy * w + cx) * 3, cw, ch, (size_t)w * 3, &b), 0);
+    float crop = hm_desc_similarity(a.desc, b.desc);
+    uint8_t *noise = malloc((size_t)w * h * 3);
+    uint64_t st = 1;
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) noise[i] = (uint8_t)(tu_rand(&st) & 0xff);
+    ck_assert_int_eq(hm_fp_from_rgb(ctx, noise, w, h, (size_t)w * 3, &b), 0);
+    float other = hm_desc_similarity(a.desc, b.desc);
+    ck_assert_msg(crop > 0.9f && crop > other + 0.1f, "crop %.3f other %.3f", crop, other);
+    free(noise);
+    free(px);
+}
+END_TEST
+
+START_TEST(test_simd_levels_same_hashes)
+{
+    const char *dir = tu_shared_path("conformance/pdq/images/bridge-mods");
+    if (!dir)
+        return;
+    static const char *files[] = { "aaa-orig.jpg", "square-512x512.jpg", "blur-a-lot.jpg" };
+    int orig = hm_simd_level();
+    for (size_t f = 0; f < 3; f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        uint8_t *data;
+        size_t len;
+        tu_read_file(path, &data, &len);
+        hm_fp_t ref, fp;
+        ck_assert_int_eq(hm__simd_force(HM_SIMD_SCALAR), 0);
+        ck_assert_int_eq(hm_fp_compute(ctx, data, len, &ref), 0);
+        for (int lv = 1; lv <= hm_simd_best_level(); lv++) {
+            ck_assert_int_eq(hm__simd_force(lv), 0);
+            ck_assert_int_eq(hm_fp_compute(ctx, data, len, &fp), 0);
+            ck_assert_msg(memcmp(&fp.full, &ref.full, sizeof fp.full) == 0,
+                          "%s: level %s hashes differ from scalar", files[f], hm_simd_level_name(lv));
+            for (int i = 0; i < HM_DESC_DIM; i++)
+                ck_assert_float_eq_tol(fp.desc[i], ref.desc[i], 1e-4f);
+        }
+        free(data);
+    }
+    hm__simd_force(orig);
+}
+END_TEST
+
+START_TEST(test_grocery_reencode)
+{
+    const char *dir = tu_shared_path("datasets/grocery/train/Packages/Juice/Bravo-Apple-Juice");
+    if (!dir)
+        return;
+    int worst = 0;
+    for (int i = 1; i <= 5; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/Bravo-Apple-Juice_%03d.jpg", dir, i);
+        uint8_t *data;
+        size_t len;
+        if (tu_try_read_file(path, &data, &len) != 0)
+            ck_abort_msg("missing grocery photo %s", path);
+        hm_fp_t a, b;
+        ck_assert_int_eq(hm_fp_compute(ctx, data, len, &a), 0);
+        VipsImage *im = vips_image_new_from_buffer(data, len, "", NULL);
+        ck_assert_ptr_nonnull(im);
+        void *q;
+        size_t qlen;
+        ck_assert_int_eq(vips_image_write_to_buffer(im, ".jpg", &q, &qlen, "Q", 40, NULL), 0);
+        ck_assert_int_eq(hm_fp_compute(ctx, q, qlen, &b), 0);
+        int d = hm_pdq_distance(&a.full.pdq[0], &b.full.pdq[0]);
+        if (d > worst) worst = d;
+        g_free(q);
+        g_object_unref(im);
+        free(data);
+    }
+    ck_assert_msg(worst <= 24, "JPEG Q40 moved PDQ by %d bits", worst);
+}
+END_TEST
+
+Suite *hm_suite_fp(void)
+{
+    Suite *s = suite_create("fp");
+    TCase *tc = tcase_create("fingerprint");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, s_setup, s_teardown);
+    tcase_add_test(tc, test_serial_round_trip);
+    tcase_add_test(tc, test_trim_finds_padded_copy);
+    tcase_add_test(tc, test_descriptor);
+    tcase_add_test(tc, test_simd_levels_same_hashes);
+    tcase_add_test(tc, test_grocery_reencode);
+    suite_add_tcase(s, tc);
+    return s;
+}
