@@ -5,10 +5,16 @@
  * on the header, before any pixel memory is allocated: the encoded size, the
  * declared pixel count and the minimum side.  EXIF orientation is applied;
  * alpha is flattened onto white; every colour space (CMYK, LAB, 16-bit, grey,
- * palette, ICC-tagged) ends as 8-bit sRGB.  Large images are shrunk while they
- * load (JPEG DCT scaling, WebP/HEIF scaled decode) to the smallest size that
- * keeps the shorter side at or above limits.target_side: fingerprints do not
- * need full resolution.
+ * palette, ICC-tagged) ends as 8-bit sRGB.  JPEGs are shrunk while they load
+ * (DCT scaling) as far as PDQ's conformance allows (see s_jpeg_shrink in
+ * hm_decode.c) and never below limits.target_side; other formats larger than
+ * 512 are point-sampled to 512 x 512, as Meta's reference hasher does.
+ *
+ * Plain JPEGs (no EXIF rotation, no ICC profile, RGB or grey) take a fast
+ * path: libvips reads the header and checks the limits, then libjpeg-turbo
+ * decodes with DCT scaling straight into the image buffer (no pipeline to
+ * build).  Anything the fast path cannot or will not decode goes through
+ * libvips, which decides.
  *
  * libvips is initialised once (hm_decode_init(), called on first use) with its
  * operation cache off and its worker pool set to one thread: hallmark runs many
@@ -31,7 +37,7 @@ typedef struct hm_decode_limits {
     size_t max_bytes;      /* encoded size; default 32 MiB */
     uint64_t max_pixels;   /* declared width x height; default 64 Mpx */
     int min_side;          /* smaller side in pixels; default 5 (PDQ's minimum) */
-    int target_side;       /* shrink-on-load goal for the shorter side; default 256 */
+    int target_side;       /* shrink-on-load never takes the shorter side below this; default 128 */
 } hm_decode_limits_t;
 
 extern const hm_decode_limits_t hm_decode_limits_default;
@@ -43,7 +49,9 @@ typedef struct hm_image {
     int w, h;              /* after orientation and shrink-on-load */
     size_t stride;         /* bytes per row (= 3 w) */
     int orig_w, orig_h;    /* as displayed, before shrink-on-load */
-    const char *format;    /* loader name ("jpegload_buffer", ...); static */
+    const char *format;    /* loader name ("VipsForeignLoadJpegBuffer", ...); static */
+    int fast_path;         /* 1 when the last decode used libjpeg-turbo directly */
+    void *tj;              /* libjpeg-turbo handle, owned; freed by hm_image_release */
 } hm_image_t;
 
 /* Initialise libvips once (idempotent, thread-safe).  @return 0 or HM_E_INTERNAL. */

@@ -28,9 +28,15 @@ static void s_energy_cells(const float *g, int n, float *out)
     memset(out, 0, 128 * sizeof(float));
     for (int k = 0; k < 8; k++) {
         const float *ek = e + (size_t)k * n * n;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                out[((i / cell) * 4 + j / cell) * 8 + k] += ek[i * n + j];
+        for (int i = 0; i < n; i++) {
+            const float *row = ek + (size_t)i * n;
+            for (int cj = 0; cj < 4; cj++) {
+                float sum = 0.0f;
+                for (int j = cj * cell; j < (cj + 1) * cell; j++)
+                    sum += row[j];
+                out[((i / cell) * 4 + cj) * 8 + k] += sum;
+            }
+        }
     }
 }
 

@@ -139,25 +139,38 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
     return 0;
 }
 
-/* Mean R, G, B of a 4x4 grid of cells. */
+/* Mean R, G, B of a 4x4 grid of cells: plain running sums over each row's
+ * four segments (no per-pixel division, so the compiler vectorises it). */
 static void s_colour_grid(const uint8_t *rgb, int w, int h, size_t stride, float out[48])
 {
-    double sum[48] = { 0 };
-    int cnt[16] = { 0 };
-    for (int y = 0; y < h; y++) {
-        const uint8_t *p = rgb + (size_t)y * stride;
-        int cy = (y * 4) / h;
-        for (int x = 0; x < w; x++, p += 3) {
-            int cell = cy * 4 + (x * 4) / w;
-            sum[3 * cell] += p[0];
-            sum[3 * cell + 1] += p[1];
-            sum[3 * cell + 2] += p[2];
-            cnt[cell]++;
-        }
+    uint64_t sum[48] = { 0 };
+    int x0[5], y0[5];
+    for (int i = 0; i <= 4; i++) {
+        x0[i] = (i * w) / 4;
+        y0[i] = (i * h) / 4;
     }
-    for (int i = 0; i < 16; i++)
-        for (int k = 0; k < 3; k++)
-            out[3 * i + k] = cnt[i] ? (float)(sum[3 * i + k] / cnt[i]) : 0.0f;
+    for (int cy = 0; cy < 4; cy++)
+        for (int y = y0[cy]; y < y0[cy + 1]; y++) {
+            const uint8_t *row = rgb + (size_t)y * stride;
+            for (int cx = 0; cx < 4; cx++) {
+                uint32_t r = 0, g = 0, b = 0;
+                for (int x = x0[cx]; x < x0[cx + 1]; x++) {
+                    r += row[3 * x];
+                    g += row[3 * x + 1];
+                    b += row[3 * x + 2];
+                }
+                uint64_t *cell = sum + 3 * (cy * 4 + cx);
+                cell[0] += r;
+                cell[1] += g;
+                cell[2] += b;
+            }
+        }
+    for (int cy = 0; cy < 4; cy++)
+        for (int cx = 0; cx < 4; cx++) {
+            double n = (double)(x0[cx + 1] - x0[cx]) * (y0[cy + 1] - y0[cy]);
+            for (int k = 0; k < 3; k++)
+                out[3 * (cy * 4 + cx) + k] = n > 0 ? (float)(sum[3 * (cy * 4 + cx) + k] / n) : 0.0f;
+        }
 }
 
 /* The size at which Meta's reference hasher filters an image shown at
