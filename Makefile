@@ -26,7 +26,8 @@ PKGS       := vips libzmq lmdb check jansson libmicrohttpd libturbojpeg libsodiu
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FAISS_CFLAGS = -I$(DEPS_DIR)/include
-FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,-rpath,$(DEPS_DIR)/lib -lfaiss_c -lfaiss
+# DT_RPATH (not RUNPATH) so libfaiss_c.so finds libfaiss.so too.
+FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,--disable-new-dtags,-rpath,$(DEPS_DIR)/lib -lfaiss_c -lfaiss
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?=

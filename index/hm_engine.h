@@ -60,7 +60,8 @@ typedef struct hm_match {
     const char *variant;        /* "original", "rotate90", ..., "trimmed" (static) */
     int distance;               /* Hamming bits for hash signals; -1 for desc */
     double similarity;          /* 0..1, monotone in match strength */
-    int matched;                /* 1 when above the signal's threshold */
+    double score;               /* 0..1, >= 0.5 exactly when matched */
+    int matched;                /* 1 when within the signal's threshold */
 } hm_match_t;
 
 #define HM_VERDICT_MAX_MATCHES 32

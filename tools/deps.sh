@@ -12,7 +12,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 prefix="$top/.deps"
-faiss_stamp="$prefix/.faiss-1.7.3-c-api-v3"
+faiss_stamp="$prefix/.faiss-1.7.3-c-api-v3-origin"
 
 pkgs=(
   build-essential pkg-config cmake dpkg-dev
@@ -84,13 +84,15 @@ if ! have_faiss; then
         -DFAISS_ENABLE_C_API=ON -DBUILD_SHARED_LIBS=ON -DFAISS_ENABLE_GPU=OFF \
         -DFAISS_ENABLE_PYTHON=OFF -DBUILD_TESTING=OFF -DFAISS_OPT_LEVEL=generic \
         -DCMAKE_CXX_FLAGS="-march=x86-64-v3" -DCMAKE_C_FLAGS="-march=x86-64-v3" \
-        -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
+        -DCMAKE_BUILD_RPATH='$ORIGIN' -DCMAKE_INSTALL_PREFIX="$prefix" \
+        -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
   cmake --build "$work/build" --target faiss_c -j"$(nproc)"
   mkdir -p "$prefix/lib" "$prefix/include/faiss/c_api"
   cp -a "$work"/build/faiss/libfaiss.so* "$prefix/lib/"
   cp -a "$work"/build/c_api/libfaiss_c.so* "$prefix/lib/"
   (cd "$src/c_api" && find . -name '*.h' -exec cp --parents {} "$prefix/include/faiss/c_api/" \;)
   rm -rf "$work"
+  rm -f "$prefix"/.faiss-*
   touch "$faiss_stamp"
 fi
 echo "deps: ok" >&2
