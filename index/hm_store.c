@@ -77,32 +77,114 @@ int hm__store_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t v)
     return hm__store_mdb(mdb_put(txn, dbi, &k, &d, 0), key);
 }
 
+/* ---- the map gate ---- */
+
+/* How deep the calling thread is inside each store's gate.  A few slots are
+ * enough: a thread rarely reads more than one store at a time; when they are
+ * all taken, entering simply waits like a new reader. */
+#define S_TLS_SLOTS 8
+static _Thread_local struct {
+    const hm_store_t *s;
+    unsigned depth;
+} s_tls_gate[S_TLS_SLOTS];
+
+static unsigned *s_depth(const hm_store_t *s, int claim)
+{
+    int free_slot = -1;
+    for (int i = 0; i < S_TLS_SLOTS; i++) {
+        if (s_tls_gate[i].s == s)
+            return &s_tls_gate[i].depth;
+        if (!s_tls_gate[i].s && free_slot < 0)
+            free_slot = i;
+    }
+    if (!claim || free_slot < 0)
+        return NULL;
+    s_tls_gate[free_slot].s = s;
+    s_tls_gate[free_slot].depth = 0;
+    return &s_tls_gate[free_slot].depth;
+}
+
+static void s_depth_drop(const hm_store_t *s)
+{
+    for (int i = 0; i < S_TLS_SLOTS; i++)
+        if (s_tls_gate[i].s == s && --s_tls_gate[i].depth == 0)
+            s_tls_gate[i].s = NULL;
+}
+
+void hm__store_gate_enter(hm_store_t *s)
+{
+    unsigned *d = s_depth(s, 1);
+    pthread_mutex_lock(&s->gate);
+    /* Already inside: waiting for a growth that waits for us would deadlock. */
+    while (s->growing && !(d && *d > 0))
+        pthread_cond_wait(&s->gate_cv, &s->gate);
+    s->inside++;
+    pthread_mutex_unlock(&s->gate);
+    if (d)
+        (*d)++;
+}
+
+void hm__store_gate_leave(hm_store_t *s)
+{
+    pthread_mutex_lock(&s->gate);
+    if (--s->inside == 0 && s->growing)
+        pthread_cond_broadcast(&s->gate_cv);
+    pthread_mutex_unlock(&s->gate);
+    s_depth_drop(s);
+}
+
+int hm__store_gate_exclusive(hm_store_t *s, int (*fn)(hm_store_t *s, void *arg), void *arg)
+{
+    unsigned *d = s_depth(s, 0);
+    if (d && *d > 0)
+        return hm__seterr(HM_E_BUSY, "store: the map must change while this thread reads "
+                                     "(a write from a foreach callback?)");
+    pthread_mutex_lock(&s->gate);
+    while (s->growing)
+        pthread_cond_wait(&s->gate_cv, &s->gate);
+    s->growing = 1;
+    while (s->inside > 0)
+        pthread_cond_wait(&s->gate_cv, &s->gate);
+    pthread_mutex_unlock(&s->gate);
+    int rc = fn(s, arg);
+    pthread_mutex_lock(&s->gate);
+    s->growing = 0;
+    pthread_cond_broadcast(&s->gate_cv);
+    pthread_mutex_unlock(&s->gate);
+    return rc;
+}
+
 /* ---- readers ---- */
 
+static int s_adopt_size(hm_store_t *s, void *arg)
+{
+    (void)arg;
+    int rc = hm__store_mdb(mdb_env_set_mapsize(s->env, 0), "adopt map size");
+    MDB_envinfo info;
+    if (rc == 0 && mdb_env_info(s->env, &info) == 0)
+        atomic_store(&s->map_size, info.me_mapsize);
+    return rc;
+}
+
 /*
- * A read transaction holds the map lock shared, so the map cannot move under
+ * A read transaction lives inside the map gate, so the map cannot move under
  * it.  MDB_MAP_RESIZED means another process (the writer) grew the map: adopt
- * the new size (exclusively: no transaction may be active) and try again.
+ * the new size (with the gate empty) and try again.
  */
 int hm__store_rd_begin(hm_store_t *s, MDB_txn **txn)
 {
     *txn = NULL;
     for (int tries = 0;; tries++) {
-        pthread_rwlock_rdlock(&s->maplock);
+        hm__store_gate_enter(s);
         int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
         if (rc == 0)
             return 0;
-        pthread_rwlock_unlock(&s->maplock);
+        *txn = NULL;
+        hm__store_gate_leave(s);
         if (rc != MDB_MAP_RESIZED || tries > 8)
             return hm__store_mdb(rc, "read transaction");
-        pthread_rwlock_wrlock(&s->maplock);
-        rc = mdb_env_set_mapsize(s->env, 0);
-        MDB_envinfo info;
-        if (rc == 0 && mdb_env_info(s->env, &info) == 0)
-            atomic_store(&s->map_size, info.me_mapsize);
-        pthread_rwlock_unlock(&s->maplock);
-        if (rc)
-            return hm__store_mdb(rc, "adopt map size");
+        if ((rc = hm__store_gate_exclusive(s, s_adopt_size, NULL)))
+            return rc;
     }
 }
 
@@ -111,7 +193,7 @@ void hm__store_rd_end(hm_store_t *s, MDB_txn **txn)
     if (*txn) {
         mdb_txn_abort(*txn);
         *txn = NULL;
-        pthread_rwlock_unlock(&s->maplock);
+        hm__store_gate_leave(s);
     }
 }
 
@@ -253,7 +335,8 @@ int hm_store_open(hm_store_t **out, const char *dir, const hm_store_opts_t *opts
     s->lock_fd = -1;
     s->readonly = o.readonly ? 1 : 0;
     s->max_map_size = o.max_map_size;
-    pthread_rwlock_init(&s->maplock, NULL);
+    pthread_mutex_init(&s->gate, NULL);
+    pthread_cond_init(&s->gate_cv, NULL);
     pthread_mutex_init(&s->wlock, NULL);
 
     struct stat st;
@@ -332,7 +415,8 @@ void hm_store_close(hm_store_t **self_p)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
-    pthread_rwlock_destroy(&s->maplock);
+    pthread_mutex_destroy(&s->gate);
+    pthread_cond_destroy(&s->gate_cv);
     pthread_mutex_destroy(&s->wlock);
     free(s);
     *self_p = NULL;
@@ -388,11 +472,11 @@ static int s_op_own(hm__op_t *op)
 
 static int s_txn_begin(hm_store_t *s)
 {
-    pthread_rwlock_rdlock(&s->maplock);
+    hm__store_gate_enter(s);
     int rc = hm__store_mdb(mdb_txn_begin(s->env, NULL, 0, &s->txn), "write transaction");
     if (rc) {
         s->txn = NULL;
-        pthread_rwlock_unlock(&s->maplock);
+        hm__store_gate_leave(s);
     }
     return rc;
 }
@@ -402,12 +486,17 @@ static void s_txn_abort(hm_store_t *s)
     if (s->txn) {
         mdb_txn_abort(s->txn);
         s->txn = NULL;
-        pthread_rwlock_unlock(&s->maplock);
+        hm__store_gate_leave(s);
     }
 }
 
+static int s_set_size(hm_store_t *s, void *arg)
+{
+    return hm__store_mdb(mdb_env_set_mapsize(s->env, *(size_t *)arg), "grow map");
+}
+
 /* Double the map.  The caller holds wlock and has no transaction open; the
- * exclusive map lock waits for this process's readers to finish. */
+ * gate waits for this process's readers to finish. */
 static int s_grow(hm_store_t *s)
 {
     size_t cur = atomic_load(&s->map_size);
@@ -415,15 +504,12 @@ static int s_grow(hm_store_t *s)
         return hm__seterr(HM_E_TOO_LARGE, "store: map full at max_map_size %zu bytes",
                           s->max_map_size);
     size_t next = cur > s->max_map_size / 2 ? s->max_map_size : cur * 2;
-    pthread_rwlock_wrlock(&s->maplock);
-    int rc = hm__store_mdb(mdb_env_set_mapsize(s->env, next), "grow map");
+    int rc = hm__store_gate_exclusive(s, s_set_size, &next);
     if (rc == 0) {
         atomic_store(&s->map_size, next);
         atomic_fetch_add(&s->growths, 1);
-    }
-    pthread_rwlock_unlock(&s->maplock);
-    if (rc == 0)
         hm_log_info("store_map_grow", "from=%zu to=%zu", cur, next);
+    }
     return rc;
 }
 
@@ -497,7 +583,7 @@ static int s_batch_finish(hm_store_t *s, int commit)
     while (commit && rc == 0) {
         int mrc = mdb_txn_commit(s->txn); /* frees the transaction, also on failure */
         s->txn = NULL;
-        pthread_rwlock_unlock(&s->maplock);
+        hm__store_gate_leave(s);
         rc = hm__store_mdb(mrc, "commit");
         if (rc != HM__MAPFULL)
             break;

@@ -41,10 +41,16 @@ struct hm_store {
     size_t max_map_size;
     atomic_size_t map_size;      /* current map size, as set by this handle */
     atomic_uint growths;
-    /* Readers hold it shared while a transaction is open (the writer too, for
-     * its write transaction); map growth holds it exclusively, because LMDB
-     * requires that no transaction is active while the map changes. */
-    pthread_rwlock_t maplock;
+    /* The map gate.  Every transaction (reads, and the writer's) is opened
+     * inside it; a map growth closes it and waits until no transaction is
+     * left, because LMDB requires that none is active while the map changes.
+     * Unlike a rwlock it lets a thread that is already inside enter again
+     * (a lookup from a foreach callback) while a growth waits, and it stops
+     * new readers during that wait so a growth is never starved. */
+    pthread_mutex_t gate;
+    pthread_cond_t gate_cv;
+    unsigned inside;             /* transactions open in this process */
+    int growing;                 /* a growth waits or runs */
     pthread_mutex_t wlock;       /* one writer (batch) at a time */
     /* The current write transaction and its operations; only the thread that
      * holds wlock touches these. */
@@ -58,7 +64,15 @@ struct hm_store {
  * "store: what: mdb_strerror" for real failures. */
 int hm__store_mdb(int rc, const char *what);
 
-/* Open and end a read-only transaction (with the map lock held shared). */
+/* Enter and leave the map gate (see struct hm_store). */
+void hm__store_gate_enter(hm_store_t *s);
+void hm__store_gate_leave(hm_store_t *s);
+/* Run fn(s) with the gate closed and empty.  HM_E_BUSY when the calling
+ * thread is itself inside (a write from a foreach callback would wait for
+ * itself forever). */
+int hm__store_gate_exclusive(hm_store_t *s, int (*fn)(hm_store_t *s, void *arg), void *arg);
+
+/* Open and end a read-only transaction (inside the map gate). */
 int hm__store_rd_begin(hm_store_t *s, MDB_txn **txn);
 void hm__store_rd_end(hm_store_t *s, MDB_txn **txn);
 
