@@ -161,8 +161,10 @@ static int s_adopt_size(hm_store_t *s, void *arg)
     (void)arg;
     int rc = hm__store_mdb(mdb_env_set_mapsize(s->env, 0), "adopt map size");
     MDB_envinfo info;
-    if (rc == 0 && mdb_env_info(s->env, &info) == 0)
+    if (rc == 0 && mdb_env_info(s->env, &info) == 0) {
         atomic_store(&s->map_size, info.me_mapsize);
+        hm_log_info("store_map_adopt", "size=%zu", info.me_mapsize);
+    }
     return rc;
 }
 
@@ -376,6 +378,13 @@ int hm_store_open(hm_store_t **out, const char *dir, const hm_store_opts_t *opts
         (rc = hm__store_mdb(mdb_env_set_mapsize(s->env, o.map_size), "set mapsize")) ||
         (rc = hm__store_mdb(mdb_env_open(s->env, dir, flags, 0600), "env open")))
         goto leave;
+    if (!s->readonly) {
+        int dead = 0;
+        if ((rc = hm__store_mdb(mdb_reader_check(s->env, &dead), "reader check")))
+            goto leave;
+        if (dead)
+            hm_log_info("store_stale_readers", "dir=%s cleared=%d", dir, dead);
+    }
     if ((rc = s_init_dbs(s)))
         goto leave;
     MDB_envinfo info;
@@ -564,7 +573,16 @@ static int s_batch_start(hm_store_t *s)
 {
     if (s->readonly)
         return hm__seterr(HM_E_READONLY, "store: opened read-only");
-    pthread_mutex_lock(&s->wlock);
+    /* A thread inside the gate (a foreach callback) must not wait for the
+     * writer: the writer may be waiting, in a growth, for that very thread. */
+    unsigned *d = s_depth(s, 0);
+    if (d && *d > 0) {
+        if (pthread_mutex_trylock(&s->wlock) != 0)
+            return hm__seterr(HM_E_BUSY, "store: write from a read callback while "
+                                         "another write runs");
+    } else {
+        pthread_mutex_lock(&s->wlock);
+    }
     s->poisoned = 0;
     s->nops = 0;
     int rc = s_txn_begin(s);

@@ -65,10 +65,15 @@
  * also while a batch is open; they never wait for the writer (LMDB MVCC) and
  * see committed data only.  Each call uses its own read-only transaction (the
  * environment is opened with MDB_NOTLS, so transactions are not tied to
- * threads; there is no reusable reader handle).  The only wait is an internal
- * rwlock taken exclusively for the instant the map grows (LMDB requires that
- * no transaction is active in the process then).  Do not call write functions
- * from inside a foreach callback (the growth would wait for that reader).
+ * threads; there is no reusable reader handle).  The only wait is at the
+ * internal map gate while the map grows (LMDB requires that no transaction is
+ * active in the process then): new reads wait for that instant, reads already
+ * running finish first.  A foreach callback may call the read functions
+ * (nested reads pass the gate), but must not write: the write could wait for
+ * a growth that waits for the callback, so such a write fails with
+ * HM_E_BUSY when it cannot go on at once, instead of hanging.
+ * When another process (the writer) grew the map, a read-only handle adopts
+ * the new size on its next read (MDB_MAP_RESIZED is handled inside).
  *
  * OWNERSHIP.  Records returned by hm_store_get*() are copies: the caller's
  * hm_ref_t is filled with pointers into one allocation owned by the hm_ref_t,
@@ -194,6 +199,8 @@ typedef struct hm_store_stats {
  * @param[in]  dir   the database directory; created 0700 when missing and
  *                   writable.
  * @param[in]  opts  NULL for hm_store_opts_default().
+ * A writer also clears reader slots left in lock.mdb by dead processes
+ * (mdb_reader_check), so they do not pin old pages forever.
  * @return 0, HM_E_INVAL (NULL argument, bad option), HM_E_LOCKED (another
  *         handle or process writes it), HM_E_VERSION (newer schema, or older
  *         schema opened read-only, or an LMDB file format mismatch),
@@ -206,14 +213,15 @@ typedef struct hm_store_stats {
 int hm_store_open(hm_store_t **out, const char *dir, const hm_store_opts_t *opts);
 
 /* Close: aborts an open batch, releases write.lock.  NULL-safe; sets
- * *self_p = NULL.  No other call on the handle may be running. */
+ * *self_p = NULL.  No other call on the handle may be running, and a batch
+ * should be ended (or the handle closed) by the thread that began it. */
 void hm_store_close(hm_store_t **self_p);
 
 /*
  * hm_store_batch_begin - start a batch (one write transaction) owned by the
  * calling thread.
  * @return 0, HM_E_INVAL (a batch is already open in this thread),
- *         HM_E_READONLY (opened read-only), HM_E_STORE, HM_E_NOMEM.
+ *         HM_E_READONLY (opened read-only), HM_E_BUSY (see READERS), HM_E_STORE, HM_E_NOMEM.
  */
 int hm_store_batch_begin(hm_store_t *s);
 /*
@@ -221,7 +229,7 @@ int hm_store_batch_begin(hm_store_t *s);
  * is over whatever the result.
  * @return 0, HM_E_INVAL (no batch open in this thread), the error that
  *         poisoned the batch, HM_E_TOO_LARGE (the map would pass
- *         max_map_size), HM_E_STORE, HM_E_NOMEM.
+ *         max_map_size), HM_E_BUSY (see READERS), HM_E_STORE, HM_E_NOMEM.
  */
 int hm_store_batch_commit(hm_store_t *s);
 /* Drop the batch.  @return 0, HM_E_INVAL (no batch open in this thread). */
@@ -234,35 +242,36 @@ int hm_store_batch_abort(hm_store_t *s);
  *                     reference's id; may be NULL.
  * @return 0, HM_E_EXISTS (same ext id, or same non-zero sha256),
  *         HM_E_INVAL (missing ext id, bad bank, field too long),
- *         HM_E_READONLY, HM_E_TOO_LARGE, HM_E_CORRUPT, HM_E_STORE, HM_E_NOMEM.
+ *         HM_E_READONLY, HM_E_TOO_LARGE, HM_E_BUSY, HM_E_CORRUPT, HM_E_STORE,
+ *         HM_E_NOMEM.
  */
 int hm_store_add(hm_store_t *s, const hm_ref_t *ref, uint64_t *id_out);
 /* Remove reference id.  @return 0, HM_E_NOTFOUND, HM_E_READONLY,
- * HM_E_CORRUPT, HM_E_TOO_LARGE, HM_E_STORE, HM_E_NOMEM. */
+ * HM_E_CORRUPT, HM_E_TOO_LARGE, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM. */
 int hm_store_remove(hm_store_t *s, uint64_t id);
 /* Move reference id to bank (nothing is logged when it is already there).
  * @return 0, HM_E_INVAL (bad bank), HM_E_NOTFOUND, HM_E_READONLY,
- * HM_E_CORRUPT, HM_E_TOO_LARGE, HM_E_STORE, HM_E_NOMEM. */
+ * HM_E_CORRUPT, HM_E_TOO_LARGE, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM. */
 int hm_store_relabel(hm_store_t *s, uint64_t id, int bank);
 
 /* Authorise (on = 1) or de-authorise (on = 0) seller for brand.  A call that
  * changes nothing returns 0 and logs nothing.
  * @return 0, HM_E_INVAL (empty or too long ids), HM_E_READONLY,
- * HM_E_TOO_LARGE, HM_E_STORE, HM_E_NOMEM. */
+ * HM_E_TOO_LARGE, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM. */
 int hm_store_authorize(hm_store_t *s, const char *brand, const char *seller, int on);
 /* Add or replace an allow-list entry.
  * @return 0, HM_E_INVAL (zero sha256, note too long), HM_E_READONLY,
- * HM_E_TOO_LARGE, HM_E_STORE, HM_E_NOMEM. */
+ * HM_E_TOO_LARGE, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM. */
 int hm_store_allow(hm_store_t *s, const hm_allow_t *entry);
 /* Remove an allow-list entry.  @return 0, HM_E_NOTFOUND, HM_E_INVAL,
- * HM_E_READONLY, HM_E_TOO_LARGE, HM_E_STORE, HM_E_NOMEM. */
+ * HM_E_READONLY, HM_E_TOO_LARGE, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM. */
 int hm_store_disallow(hm_store_t *s, const uint8_t sha256[32]);
 /*
  * hm_store_add_strike - record that seller's listing showed image as a
  * counterfeit.  Idempotent per (listing, image): a repeat changes nothing.
  * @param[out] count  the seller's strike count afterwards; may be NULL.
  * @return 0, HM_E_INVAL, HM_E_READONLY, HM_E_CORRUPT, HM_E_TOO_LARGE,
- *         HM_E_STORE, HM_E_NOMEM.
+ *         HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
  */
 int hm_store_add_strike(hm_store_t *s, const char *seller, const char *listing_id,
                         const char *image_id, uint64_t *count);

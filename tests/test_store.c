@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,10 +78,14 @@ static uint64_t s_add_n(hm_store_t *s, uint64_t n, size_t fp_len)
 
 START_TEST(test_roundtrip)
 {
-    char *dir = tu_tmpdir();
+    char *top = tu_tmpdir(), dir[4200];
+    snprintf(dir, sizeof dir, "%s/db", top); /* does not exist yet */
     hm_store_opts_t o = ts_opts(0);
     hm_store_t *s = NULL;
     ck_assert_int_eq(hm_store_open(&s, dir, &o), 0);
+    struct stat sb;
+    ck_assert_int_eq(stat(dir, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0700);
     uint64_t id1 = s_add_n(s, 1, 300), id2 = s_add_n(s, 2, 300), id3 = s_add_n(s, 5, 0);
     ck_assert_uint_eq(id1, 1);
     ck_assert_uint_eq(id2, 2);
@@ -147,8 +152,8 @@ START_TEST(test_roundtrip)
     hm_ref_clear(&r);
     hm_store_close(&s);
     hm_store_close(&s); /* NULL-safe */
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree(top);
+    free(top);
 }
 END_TEST
 

@@ -243,11 +243,129 @@ START_TEST(test_crash_safety)
 }
 END_TEST
 
+/* A read-only handle in another process keeps working while the writer grows
+ * the map past the size the reader mapped (MDB_MAP_RESIZED inside). */
+START_TEST(test_reader_process_sees_growth)
+{
+    char *dir = tu_tmpdir();
+    hm_store_opts_t o = ts_opts(128 << 10);
+    hm_store_t *s = NULL;
+    ck_assert_int_eq(hm_store_open(&s, dir, &o), 0);
+    ts_buf_t b;
+    hm_ref_t r;
+    ts_make_ref(1, CONC_FP, &b, &r);
+    ck_assert_int_eq(hm_store_add(s, &r, NULL), 0);
+    int ready[2], go[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        hm_store_opts_t ro = ts_opts(128 << 10); /* maps only what exists now */
+        ro.readonly = 1;
+        hm_store_t *rs = NULL;
+        char c = 0;
+        int code = 0;
+        if (hm_store_open(&rs, dir, &ro) != 0)
+            _exit(20);
+        if (hm_store_get(rs, 1, &r) != 0 || !ts_ref_matches(&r, 1, CONC_FP))
+            code = 21;
+        hm_ref_clear(&r);
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(22);
+        for (uint64_t n = 1; n <= 400 && code == 0; n += 13) {
+            if (hm_store_get(rs, n, &r) != 0 || !ts_ref_matches(&r, n, CONC_FP))
+                code = 23;
+            hm_ref_clear(&r);
+        }
+        hm_store_stats_t st;
+        if (code == 0 && (hm_store_stats(rs, &st) != 0 || st.refs != 400))
+            code = 24;
+        if (code == 0 && st.map_size < 400 * CONC_FP) /* it adopted the new size */
+            code = 25;
+        hm_store_close(&rs);
+        _exit(code);
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(hm_store_batch_begin(s), 0);
+    for (uint64_t n = 2; n <= 400; n++) {
+        ts_make_ref(n, CONC_FP, &b, &r);
+        ck_assert_int_eq(hm_store_add(s, &r, NULL), 0);
+    }
+    ck_assert_int_eq(hm_store_batch_commit(s), 0);
+    hm_store_stats_t st;
+    ck_assert_int_eq(hm_store_stats(s, &st), 0);
+    ck_assert_uint_ge(st.map_growths, 2);
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    hm_store_close(&s);
+    close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+typedef struct {
+    hm_store_t *s;
+    int rc, added, nested_ok;
+} cb_write_t;
+
+/* Writes from inside a foreach: fine until the map must grow, then
+ * HM_E_BUSY rather than a hang.  Nested reads always work. */
+static int cb_write(const hm_ref_t *ref, void *ctx)
+{
+    cb_write_t *w = ctx;
+    hm_ref_t r;
+    if (hm_store_get(w->s, ref->id, &r) == 0 && r.id == ref->id)
+        w->nested_ok++;
+    hm_ref_clear(&r);
+    for (uint64_t n = 1000 + (uint64_t)w->added; w->rc == 0; n++) {
+        ts_buf_t b;
+        ts_make_ref(n, CONC_FP, &b, &r);
+        w->rc = hm_store_add(w->s, &r, NULL);
+        if (w->rc == 0)
+            w->added++;
+    }
+    return 1;
+}
+
+START_TEST(test_write_inside_foreach)
+{
+    char *dir = tu_tmpdir();
+    hm_store_opts_t o = ts_opts(128 << 10);
+    cb_write_t w = { 0 };
+    ck_assert_int_eq(hm_store_open(&w.s, dir, &o), 0);
+    ts_buf_t b;
+    hm_ref_t r;
+    ts_make_ref(1, CONC_FP, &b, &r);
+    ck_assert_int_eq(hm_store_add(w.s, &r, NULL), 0);
+    ck_assert_int_eq(hm_store_foreach_ref(w.s, cb_write, &w), 1);
+    ck_assert_int_eq(w.rc, HM_E_BUSY);
+    ck_assert_int_eq(w.nested_ok, 1);
+    ck_assert_int_gt(w.added, 0);
+    /* Outside the callback the same add grows the map and succeeds. */
+    ts_make_ref(1000 + (uint64_t)w.added, CONC_FP, &b, &r);
+    ck_assert_int_eq(hm_store_add(w.s, &r, NULL), 0);
+    hm_store_stats_t st;
+    ck_assert_int_eq(hm_store_stats(w.s, &st), 0);
+    ck_assert_uint_eq(st.refs, (uint64_t)w.added + 2);
+    hm_store_close(&w.s);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 TCase *hm__store_tcase_conc(void)
 {
     TCase *tc = tcase_create("concurrency");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_readers_while_writing);
     tcase_add_test(tc, test_crash_safety);
+    tcase_add_test(tc, test_reader_process_sees_growth);
+    tcase_add_test(tc, test_write_inside_foreach);
     return tc;
 }
