@@ -252,6 +252,15 @@ static int s_init_dbs(hm_store_t *s)
             rc = hm__seterr(HM_E_NOTFOUND, "store: database was never initialised");
             goto leave;
         }
+        /* Only an empty database may be initialised: references without a
+         * next_id would have their ids handed out again. */
+        MDB_stat ms;
+        if ((rc = hm__store_mdb(mdb_stat(txn, s->refs, &ms), "stat refs")))
+            goto leave;
+        if (ms.ms_entries > 0) {
+            rc = hm__seterr(HM_E_CORRUPT, "store: references present but no schema in meta");
+            goto leave;
+        }
         uint8_t b[4] = { HM_STORE_SCHEMA, 0, 0, 0 };
         d = (MDB_val){ 4, b };
         if ((rc = hm__store_mdb(mdb_put(txn, s->meta, &k, &d, 0), "schema")) ||
@@ -400,6 +409,8 @@ leave:
     return rc;
 }
 
+static void s_txn_abort(hm_store_t *s);
+
 static void s_ops_free(hm_store_t *s)
 {
     for (size_t i = 0; i < s->nops; i++)
@@ -412,12 +423,17 @@ void hm_store_close(hm_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     hm_store_t *s = *self_p;
-    if (s->txn) {
+    if (s_tls_batch == s) {
+        /* Closing inside our own batch: drop it as an abort would, so the
+         * thread's gate depth and the writer mutex are released. */
+        s_tls_batch = NULL;
+        s_txn_abort(s);
+        pthread_mutex_unlock(&s->wlock);
+    }
+    if (s->txn) { /* a batch of another thread: misuse, but do not leak it */
         mdb_txn_abort(s->txn);
         s->txn = NULL;
     }
-    if (s_tls_batch == s)
-        s_tls_batch = NULL;
     s_ops_free(s);
     free(s->ops);
     if (s->env)

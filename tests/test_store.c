@@ -561,7 +561,8 @@ START_TEST(test_change_log)
 }
 END_TEST
 
-/* Write a value into a sub-database with plain LMDB, behind the store's back. */
+/* Write (val != NULL) or delete a value in a sub-database with plain LMDB,
+ * behind the store's back. */
 static void s_raw_put(const char *dir, const char *db, unsigned dbflags, const void *key,
                       size_t klen, const void *val, size_t vlen)
 {
@@ -574,7 +575,7 @@ static void s_raw_put(const char *dir, const char *db, unsigned dbflags, const v
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, db, dbflags, &dbi), 0);
     MDB_val k = { klen, (void *)key }, d = { vlen, (void *)val };
-    ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+    ck_assert_int_eq(val ? mdb_put(txn, dbi, &k, &d, 0) : mdb_del(txn, dbi, &k, NULL), 0);
     ck_assert_int_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 }
@@ -598,6 +599,8 @@ START_TEST(test_schema_version)
     s_raw_put(dir, "meta", 0, "schema", 6, v0, 4);
     ck_assert_int_eq(hm_store_open(&s, dir, &o), HM_E_CORRUPT);
     s_raw_put(dir, "meta", 0, "schema", 6, v0, 3);
+    ck_assert_int_eq(hm_store_open(&s, dir, &o), HM_E_CORRUPT);
+    s_raw_put(dir, "meta", 0, "schema", 6, NULL, 0); /* lost, with refs present */
     ck_assert_int_eq(hm_store_open(&s, dir, &o), HM_E_CORRUPT);
     uint8_t v1[4] = { HM_STORE_SCHEMA, 0, 0, 0 };
     s_raw_put(dir, "meta", 0, "schema", 6, v1, 4);
