@@ -168,6 +168,20 @@ static void crash_child(const char *dir, int fd, uint64_t base)
     }
 }
 
+typedef struct {
+    uint64_t n, bad;
+} crash_scan_t;
+
+static int crash_scan_cb(const hm_ref_t *ref, void *ctx)
+{
+    crash_scan_t *sc = ctx;
+    unsigned long long n = 0;
+    if (sscanf(ref->ext_id, "ext-%llu", &n) != 1 || !ts_ref_matches(ref, n, CONC_FP))
+        sc->bad++;
+    sc->n++;
+    return 0;
+}
+
 static void crash_sleep_us(long us)
 {
     struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
@@ -194,7 +208,7 @@ START_TEST(test_crash_safety)
             _exit(0);
         }
         close(p[1]);
-        crash_sleep_us(2000 + (long)(tu_rand(&st) % 25000));
+        crash_sleep_us(3000 + (long)(tu_rand(&st) % 37000));
         kill(pid, SIGKILL);
         int status = 0;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -226,8 +240,14 @@ START_TEST(test_crash_safety)
                           (unsigned long long)all[i].n, hm_strerror(rc));
             hm_ref_clear(&r);
         }
+        /* Also the ones committed but not yet reported: every record intact. */
+        crash_scan_t sc = { 0 };
+        ck_assert_int_eq(hm_store_foreach_ref(s, crash_scan_cb, &sc), 0);
+        ck_assert_msg(sc.bad == 0, "seed %llu it %d: %llu damaged refs",
+                      (unsigned long long)seed, it, (unsigned long long)sc.bad);
         hm_store_stats_t ss;
         ck_assert_int_eq(hm_store_stats(s, &ss), 0);
+        ck_assert_uint_eq(ss.refs, sc.n);
         ck_assert_uint_ge(ss.refs, total);
         ck_assert_uint_eq(ss.refs % 4, 0); /* whole batches only */
         hm_store_close(&s);
@@ -235,7 +255,7 @@ START_TEST(test_crash_safety)
     fprintf(stderr, "crash: %d kills, %zu committed refs checked (seed %llu)\n", iters, total,
             (unsigned long long)seed);
     ck_assert_int_eq(killed_running, iters);
-    ck_assert_msg(total >= 40, "seed %llu: only %zu commits reported; test too weak",
+    ck_assert_msg(total >= 25, "seed %llu: only %zu commits reported; test too weak",
                   (unsigned long long)seed, total);
     free(all);
     tu_rmtree(dir);
