@@ -18,8 +18,8 @@
  * Every record is an explicit little-endian format that starts with a version
  * byte (hm_store_rec.h); structs are never written raw.
  *
- * SCHEMA AND MIGRATION.  meta "schema" holds HM_STORE_SCHEMA of the code that
- * created the database.  On open:
+ * SCHEMA AND MIGRATION.  meta "schema" holds the HM_STORE_SCHEMA of the code
+ * that created (or last migrated) the database.  On open:
  *   - stored == HM_STORE_SCHEMA: open normally;
  *   - stored >  HM_STORE_SCHEMA: HM_E_VERSION (a newer hallmark wrote it; this
  *     code must not touch it, not even read-only);
@@ -123,7 +123,8 @@ typedef struct hm_ref {
     int64_t added;            /* unix seconds; 0 on input means "now" */
     uint8_t sha256[32];       /* of the image bytes; all zero for hash-only */
     uint32_t flags;           /* HM_REF_* */
-    const uint8_t *fp;        /* serialised fingerprint, opaque to the store */
+    const uint8_t *fp;        /* serialised fingerprint (hm_fp_serialize()),
+                                 an opaque blob to the store */
     size_t fp_len;            /* 0..HM_STORE_MAX_BLOB */
     void *mem_;               /* internal: the allocation owned by an output */
 } hm_ref_t;
