@@ -35,7 +35,7 @@ CPPFLAGS := -D_GNU_SOURCE -Ilib -Iindex -Idaemon
 ALL_CFLAGS = -std=c17 $(OPT) -g -fPIC -pthread $(WARN) $(SANFLAGS) $(CPPFLAGS) \
              $(PKG_CFLAGS) $(FAISS_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS     = $(FAISS_LIBS) $(PKG_LIBS) -lm
+LIBS     = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm
 
 # Per-level SIMD flags: only the kernel files get them (STYLE habit 11).
 AVX2_FLAGS   := -mavx2 -mfma -mpopcnt -mbmi2
@@ -46,21 +46,24 @@ AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx51
 # (Suite *hm_suite_NAME(void)) and listed in a generated header.
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 INDEX_SRC := $(sort $(wildcard index/*.c))
+# C++ only where a C++ library must be wrapped (FAISS's missing C constructors).
+INDEX_CXX_SRC := $(sort $(wildcard index/*.cpp))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
-BENCH_SRC := bench/bench_fp.c
+BENCH_SRC := bench/bench_fp.c bench/bench_search.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
-INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o)
+INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o) $(INDEX_CXX_SRC:%.cpp=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 LIBA      := $(B)/libhallmark.a
 
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
+BENCH_SEARCH_BIN := $(B)/bench_search
 
-.PHONY: all deps test run demo bench bench-quick install clean distclean
+.PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -79,6 +82,14 @@ FORCE:
 $(B)/%.o: %.c $(SETTINGS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(if $(V),,@echo "  CC    $<";)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# FAISS's C++ headers come from Debian's libfaiss-dev (same 1.7.3 source as
+# the library in .deps/, which installs only the C API headers).
+ALL_CXXFLAGS = -std=c++17 $(OPT) -g -fPIC -pthread -Wall -Wextra -Wno-unused-parameter \
+               $(SANFLAGS) $(CPPFLAGS) $(FAISS_CFLAGS) -MMD -MP $(CXXFLAGS)
+$(B)/%.o: %.cpp $(SETTINGS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(if $(V),,@echo "  CXX   $<";)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(B)/lib/hm_kernels_avx2.o: ALL_CFLAGS += $(AVX2_FLAGS)
 $(B)/lib/hm_kernels_avx512.o: ALL_CFLAGS += $(AVX512_FLAGS)
@@ -101,6 +112,9 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBA)
 $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
+$(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
 # HM_SHARED points the tests at ../shared (conformance images, datasets).
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
 export HM_SHARED
@@ -115,10 +129,12 @@ bench: $(BENCH_BIN)
 bench-quick: $(BENCH_BIN)
 	$(BENCH_BIN) --quick
 
+bench-search: $(BENCH_SEARCH_BIN)
+
 clean:
 	rm -rf build build-asan
 
 distclean: clean
 	rm -rf .deps var
 
--include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/bench/bench_fp.d
+-include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/bench/bench_fp.d $(B)/bench/bench_search.d
