@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "hm_fp.h"
+#include "hm_store.h" /* enum hm_bank: HM_BANK_COUNTERFEIT, HM_BANK_GENUINE */
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,17 +40,13 @@ typedef enum hm_decision {
     HM_DEC_ERROR = 4
 } hm_decision_t;
 
-/* Banks, as stored: counterfeit references deny, genuine references allow. */
-#define HM_BANK_COUNTERFEIT 1
-#define HM_BANK_GENUINE 2
-
 const char *hm_decision_name(hm_decision_t d); /* "counterfeit", ... */
 const char *hm_bank_name(int bank);            /* "counterfeit", "genuine" */
 /* @return HM_BANK_* or HM_E_INVAL. */
 int hm_bank_parse(const char *name);
 
-#define HM_ID_MAX 128   /* external ids, seller ids, listing/image ids */
-#define HM_NAME_MAX 128 /* brands, rights holders */
+#define HM_ID_MAX (HM_STORE_MAX_ID + 1)   /* external, seller, listing, image ids */
+#define HM_NAME_MAX (HM_STORE_MAX_ID + 1) /* brands; holders are cut to fit */
 
 typedef struct hm_match {
     char ref[HM_ID_MAX];        /* the reference's external id */
@@ -137,6 +134,27 @@ int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
 int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
                      const uint8_t sha256[32], int pdq_only, uint64_t *id_out);
 int hm_engine_remove(hm_engine_t *e, const char *ext_id);
+
+/* One reference of a batch add: filled by the caller (meta, fp, sha256,
+ * pdq_only); rc and id are written back (rc: 0, HM_E_EXISTS with the
+ * existing id, HM_E_INVAL). */
+typedef struct hm_engine_item {
+    hm_ref_meta_t meta;
+    const hm_fp_t *fp;
+    uint8_t sha256[32];         /* all zero for hash-only imports */
+    int pdq_only;
+    int rc;
+    uint64_t id;
+} hm_engine_item_t;
+/*
+ * hm_engine_add_many - add n references in one store transaction (one fsync):
+ * the backfill path.  Per-item outcomes are in items[i].rc.
+ * @return 0, or HM_E_STORE / HM_E_READONLY / HM_E_NOMEM when the batch as a
+ *         whole failed (then nothing of it was stored).
+ */
+int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n);
+/* Changes the bank; brand and holder may be NULL (unchanged) or must equal
+ * the stored ones (HM_E_INVAL otherwise: remove and add to change them). */
 int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *brand,
                       const char *holder);
 int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, int on);

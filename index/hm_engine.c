@@ -1,0 +1,343 @@
+/*
+ * hm_engine.c - open a database: the LMDB store is the source of truth; the
+ * hash indexes are rebuilt from it at start (they are memory-only and fast to
+ * build), the descriptor index is loaded from its newest valid snapshot
+ * (vindex-<seq>.faiss, covering the change log up to seq) and brought up to
+ * date by replaying the change log; a missing, corrupt or stale snapshot is
+ * rebuilt from the store instead.
+ */
+#include "hm_engine_int.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hm_error.h"
+#include "hm_log.h"
+
+int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only)
+{
+    int rc;
+    if ((rc = hm_hindex_add(e->pdq, HM__HID(id, 0), fp->full.pdq[HM_DIH_ORIGINAL].w)))
+        return rc;
+    if (fp->has_trim &&
+        (rc = hm_hindex_add(e->pdq, HM__HID(id, 1), fp->trim.pdq[HM_DIH_ORIGINAL].w)))
+        return rc;
+    if (pdq_only)
+        return 0;
+    if ((rc = hm_hindex_add(e->phash, HM__HID(id, 0), &fp->full.phash)) ||
+        (rc = hm_hindex_add(e->dhash, HM__HID(id, 0), &fp->full.dhash)))
+        return rc;
+    if (fp->has_trim && ((rc = hm_hindex_add(e->phash, HM__HID(id, 1), &fp->trim.phash)) ||
+                         (rc = hm_hindex_add(e->dhash, HM__HID(id, 1), &fp->trim.dhash))))
+        return rc;
+    return 0;
+}
+
+void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id)
+{
+    for (int t = 0; t < 2; t++) {
+        hm_hindex_remove(e->pdq, HM__HID(id, t));
+        hm_hindex_remove(e->phash, HM__HID(id, t));
+        hm_hindex_remove(e->dhash, HM__HID(id, t));
+    }
+    if (e->vindex)
+        hm_vindex_remove(e->vindex, (int64_t)id);
+}
+
+hm_thresholds_t hm__engine_thresholds(hm_engine_t *e)
+{
+    pthread_rwlock_rdlock(&e->thr_lock);
+    hm_thresholds_t t = e->thr;
+    pthread_rwlock_unlock(&e->thr_lock);
+    return t;
+}
+
+/* Everything the start-up scan collects: descriptors for a vindex rebuild. */
+typedef struct {
+    hm_engine_t *e;
+    float *x;
+    int64_t *ids;
+    size_t n, cap;
+    size_t bad;
+    int collect;
+} scan_t;
+
+static int s_scan_ref(const hm_ref_t *ref, void *arg)
+{
+    scan_t *sc = arg;
+    hm_fp_t fp;
+    if (hm_fp_deserialize(ref->fp, ref->fp_len, &fp) != 0) {
+        sc->bad++;
+        hm_log_warn("ref_unreadable", "id=%" PRIu64 " ext_id=\"%s\" reason=\"%s\"", ref->id,
+                    ref->ext_id, hm_last_error());
+        return 0;
+    }
+    int pdq_only = (ref->flags & HM_REF_PDQ_ONLY) != 0;
+    int rc = hm__engine_index_ref(sc->e, ref->id, &fp, pdq_only);
+    if (rc)
+        return rc;
+    if (sc->collect && !pdq_only) {
+        if (sc->n == sc->cap) {
+            size_t nc = sc->cap ? 2 * sc->cap : 1024;
+            float *nx = realloc(sc->x, nc * HM_DESC_DIM * sizeof(float));
+            if (!nx)
+                return hm__seterr(HM_E_NOMEM, "descriptor scan");
+            sc->x = nx;
+            int64_t *ni = realloc(sc->ids, nc * sizeof(int64_t));
+            if (!ni)
+                return hm__seterr(HM_E_NOMEM, "descriptor scan");
+            sc->ids = ni;
+            sc->cap = nc;
+        }
+        memcpy(sc->x + sc->n * HM_DESC_DIM, fp.desc, sizeof fp.desc);
+        sc->ids[sc->n++] = (int64_t)ref->id;
+    }
+    return 0;
+}
+
+/* The newest "vindex-<seq>.faiss" in dir; 0 when there is none. */
+static uint64_t s_newest_snapshot(const char *dir, char *path, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    uint64_t best = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        unsigned long long seq;
+        char tail[16];
+        if (sscanf(de->d_name, "vindex-%llu.%15s", &seq, tail) == 2 &&
+            strcmp(tail, "faiss") == 0 && seq > best)
+            best = seq;
+    }
+    closedir(d);
+    if (best)
+        snprintf(path, cap, "%s/vindex-%llu.faiss", dir, (unsigned long long)best);
+    return best;
+}
+
+typedef struct {
+    hm_engine_t *e;
+    int rc;
+} replay_t;
+
+static int s_replay(const hm_store_change_t *ch, void *arg)
+{
+    replay_t *r = arg;
+    if (ch->op == HM_OP_ADD) {
+        hm_ref_t ref;
+        if (hm_store_get(r->e->store, ch->id, &ref) != 0)
+            return 0; /* removed later: the REMOVE will follow or has no effect */
+        hm_fp_t fp;
+        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm_fp_deserialize(ref.fp, ref.fp_len, &fp) == 0) {
+            hm_vindex_remove(r->e->vindex, (int64_t)ch->id); /* idempotent replay */
+            if ((r->rc = hm_vindex_add(r->e->vindex, fp.desc, (int64_t)ch->id))) {
+                hm_ref_clear(&ref);
+                return r->rc;
+            }
+        }
+        hm_ref_clear(&ref);
+    } else if (ch->op == HM_OP_REMOVE) {
+        hm_vindex_remove(r->e->vindex, (int64_t)ch->id);
+    }
+    return 0;
+}
+
+static int s_allow_cb(const hm_allow_t *a, void *arg)
+{
+    hm_engine_t *e = arg;
+    if (a->has_pdq)
+        return hm_hindex_add(e->allow_pdq, ++e->allow_next, a->pdq.w);
+    return 0;
+}
+
+/* Delete every snapshot other than keep_seq's. */
+static void s_prune_snapshots(const char *dir, uint64_t keep_seq)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        unsigned long long seq;
+        if (sscanf(de->d_name, "vindex-%llu.faiss", &seq) == 1 && seq != keep_seq) {
+            char p[8192];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+static int s_build_indexes(hm_engine_t *e)
+{
+    hm_store_stats_t st;
+    int rc = hm_store_stats(e->store, &st);
+    if (rc)
+        return rc;
+    hm_hindex_opts_t o256 = { .code_bits = 256, .expected_n = (size_t)st.refs * 2 };
+    hm_hindex_opts_t o64 = { .code_bits = 64, .expected_n = (size_t)st.refs * 2 };
+    hm_hindex_opts_t oallow = { .code_bits = 256, .expected_n = (size_t)st.allow };
+    if ((rc = hm_hindex_create(&e->pdq, &o256)) || (rc = hm_hindex_create(&e->phash, &o64)) ||
+        (rc = hm_hindex_create(&e->dhash, &o64)) || (rc = hm_hindex_create(&e->allow_pdq, &oallow)))
+        return rc;
+    if ((rc = hm_store_foreach_allow(e->store, s_allow_cb, e)))
+        return rc;
+
+    hm_vindex_opts_t vo = { .dim = HM_DESC_DIM };
+    char snap[8192] = "";
+    uint64_t snap_seq = s_newest_snapshot(e->dir, snap, sizeof snap);
+    uint64_t now_seq = 0;
+    if ((rc = hm_store_seq(e->store, &now_seq)))
+        return rc;
+    if (snap_seq && snap_seq <= now_seq && hm_vindex_load(&e->vindex, &vo, snap) == 0) {
+        replay_t r = { e, 0 };
+        rc = hm_store_changes(e->store, snap_seq, s_replay, &r);
+        if (rc || r.rc) {
+            hm_log_warn("snapshot_replay_failed", "path=\"%s\" reason=\"%s\"", snap, hm_last_error());
+            hm_vindex_free(&e->vindex);
+        } else {
+            hm_log_info("snapshot_loaded", "path=\"%s\" seq=%" PRIu64 " replayed_to=%" PRIu64, snap,
+                        snap_seq, now_seq);
+        }
+    } else if (snap_seq) {
+        hm_log_warn("snapshot_rejected", "path=\"%s\" seq=%" PRIu64 " store_seq=%" PRIu64
+                    " reason=\"%s\"", snap, snap_seq, now_seq,
+                    snap_seq > now_seq ? "newer than the store" : hm_last_error());
+    }
+    scan_t sc = { .e = e, .collect = e->vindex == NULL };
+    uint64_t t0 = (uint64_t)time(NULL);
+    rc = hm_store_foreach_ref(e->store, s_scan_ref, &sc);
+    if (!rc && !e->vindex) {
+        hm_log_info("vindex_rebuild", "refs=%zu", sc.n);
+        rc = hm_vindex_build(&e->vindex, &vo, sc.x, sc.ids, sc.n);
+    }
+    free(sc.x);
+    free(sc.ids);
+    if (rc)
+        return rc;
+    /* A rejected snapshot is replaced at once, so the next start (and any
+     * read-only opener) does not rebuild again. */
+    if (snap_seq && sc.collect && !e->opts.readonly) {
+        snprintf(snap, sizeof snap, "%s/vindex-%llu.faiss", e->dir, (unsigned long long)now_seq);
+        if (hm_vindex_save(e->vindex, snap) == 0)
+            s_prune_snapshots(e->dir, now_seq);
+    }
+    hm_log_info("indexes_ready", "refs=%" PRIu64 " unreadable=%zu seconds=%" PRIu64, st.refs, sc.bad,
+                (uint64_t)time(NULL) - t0);
+    return 0;
+}
+
+int hm_engine_open(hm_engine_t **out, const char *dir, const hm_engine_opts_t *opts)
+{
+    if (!out || !dir || !*dir)
+        return hm__seterr(HM_E_INVAL, "hm_engine_open: no database directory");
+    hm_engine_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return hm__seterr(HM_E_NOMEM, "engine");
+    snprintf(e->dir, sizeof e->dir, "%s", dir);
+    if (opts)
+        e->opts = *opts;
+    if (e->opts.strike_limit <= 0)
+        e->opts.strike_limit = 3;
+    pthread_mutex_init(&e->write, NULL);
+    pthread_rwlock_init(&e->thr_lock, NULL);
+    e->thr = hm_thresholds_default;
+    int rc = hm_decode_init();
+    if (rc)
+        goto leave;
+    hm_store_opts_t so = hm_store_opts_default();
+    so.readonly = e->opts.readonly;
+    if (e->opts.nosync)
+        so.sync = HM_STORE_SYNC_META;
+    if ((rc = hm_store_open(&e->store, dir, &so)))
+        goto leave;
+    if ((rc = s_build_indexes(e)))
+        goto leave;
+    *out = e;
+    return 0;
+leave:
+    hm_engine_close(&e);
+    return rc;
+}
+
+void hm_engine_close(hm_engine_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hm_engine_t *e = *self_p;
+    hm_vindex_free(&e->vindex);
+    hm_hindex_destroy(&e->pdq);
+    hm_hindex_destroy(&e->phash);
+    hm_hindex_destroy(&e->dhash);
+    hm_hindex_destroy(&e->allow_pdq);
+    hm_store_close(&e->store);
+    pthread_mutex_destroy(&e->write);
+    pthread_rwlock_destroy(&e->thr_lock);
+    free(e);
+    *self_p = NULL;
+}
+
+int hm_engine_snapshot(hm_engine_t *e)
+{
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "snapshot: database opened read-only");
+    pthread_mutex_lock(&e->write);
+    uint64_t seq = 0;
+    int rc = hm_store_seq(e->store, &seq);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/vindex-%llu.faiss", e->dir, (unsigned long long)seq);
+    if (!rc)
+        rc = hm_vindex_save(e->vindex, path);
+    pthread_mutex_unlock(&e->write);
+    if (!rc) {
+        s_prune_snapshots(e->dir, seq);
+        hm_log_info("snapshot_written", "path=\"%s\" seq=%llu", path, (unsigned long long)seq);
+    }
+    return rc;
+}
+
+int hm_engine_load_thresholds(hm_engine_t *e, const char *path)
+{
+    hm_thresholds_t t;
+    int rc = hm_thresholds_load(path, &t);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&e->thr_lock);
+    e->thr = t;
+    pthread_rwlock_unlock(&e->thr_lock);
+    hm_log_info("thresholds_loaded", "path=\"%s\" pdq=%d phash=%d dhash=%d desc=%.3f",
+                path ? path : "(defaults)", t.pdq, t.phash, t.dhash, (double)t.desc);
+    return 0;
+}
+
+int hm_engine_stats_json(hm_engine_t *e, char **json)
+{
+    hm_store_stats_t st;
+    int rc = hm_store_stats(e->store, &st);
+    if (rc)
+        return rc;
+    hm_hindex_stats_t hp;
+    hm_hindex_stats(e->pdq, &hp);
+    hm_thresholds_t t = hm__engine_thresholds(e);
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:f,s:I,s:s},s:{s:i,s:i,s:i,s:f}}",
+                          "refs", (json_int_t)st.refs, "counterfeit", (json_int_t)st.counterfeit,
+                          "genuine", (json_int_t)st.genuine, "allow_list", (json_int_t)st.allow,
+                          "seq", (json_int_t)st.seq, "map_size", (json_int_t)st.map_size,
+                          "map_used", (json_int_t)st.map_used, "index", "pdq_entries",
+                          (json_int_t)hp.n_live, "pdq_bytes_per_entry", hp.bytes_per_ref,
+                          "vectors", (json_int_t)hm_vindex_count(e->vindex), "vector_index",
+                          hm_vindex_describe(e->vindex), "thresholds", "pdq", t.pdq, "phash",
+                          t.phash, "dhash", t.dhash, "desc", (double)t.desc);
+    if (!o)
+        return hm__seterr(HM_E_NOMEM, "stats");
+    *json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return *json ? 0 : hm__seterr(HM_E_NOMEM, "stats");
+}

@@ -1,0 +1,200 @@
+/*
+ * hm_engine_ctl.c - control operations: add (one or a batch), remove,
+ * relabel, authorise, feedback.  The store commits first (it is the source of
+ * truth); the in-memory indexes follow under the same write mutex, so a
+ * search never sees a reference the store does not have for longer than the
+ * call, and every change is matchable as soon as the call returns.
+ */
+#include "hm_engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hm_error.h"
+#include "hm_log.h"
+#include "hm_sha.h"
+
+int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
+{
+    if (!e || (!items && n))
+        return hm__seterr(HM_E_INVAL, "hm_engine_add_many: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_store_batch_begin(e->store);
+    if (rc)
+        goto leave;
+    for (size_t i = 0; i < n; i++) {
+        hm_engine_item_t *it = &items[i];
+        it->rc = 0;
+        it->id = 0;
+        const hm_ref_meta_t *m = &it->meta;
+        if (!m->ext_id || !*m->ext_id || !m->brand || (m->bank != HM_BANK_COUNTERFEIT && m->bank != HM_BANK_GENUINE)) {
+            it->rc = hm__seterr(HM_E_INVAL, "a reference needs an id, a brand and a bank");
+            continue;
+        }
+        uint8_t blob[HM_FP_SERIAL_BYTES];
+        int len = hm_fp_serialize(it->fp, blob, sizeof blob);
+        if (len < 0) {
+            it->rc = len;
+            continue;
+        }
+        hm_ref_t ref = {
+            .ext_id = m->ext_id, .bank = m->bank, .brand = m->brand,
+            .rights_holder = m->holder, .source = m->source,
+            .flags = it->pdq_only ? HM_REF_PDQ_ONLY : 0, .fp = blob, .fp_len = (size_t)len,
+        };
+        memcpy(ref.sha256, it->sha256, 32);
+        it->rc = hm_store_add(e->store, &ref, &it->id);
+        if (it->rc && it->rc != HM_E_EXISTS && it->rc != HM_E_INVAL) {
+            rc = it->rc; /* the store itself failed: the whole batch goes */
+            hm_store_batch_abort(e->store);
+            goto leave;
+        }
+    }
+    if ((rc = hm_store_batch_commit(e->store)))
+        goto leave;
+    for (size_t i = 0; i < n; i++) {
+        const hm_engine_item_t *it = &items[i];
+        if (it->rc)
+            continue;
+        int irc = hm__engine_index_ref(e, it->id, it->fp, it->pdq_only);
+        if (!irc && !it->pdq_only)
+            irc = hm_vindex_add(e->vindex, it->fp->desc, (int64_t)it->id);
+        if (irc) {
+            /* Committed but not indexed: the next start rebuilds from the store. */
+            hm_log_error("index_add_failed", "id=%llu reason=\"%s\"", (unsigned long long)it->id,
+                         hm_last_error());
+            rc = irc;
+        }
+    }
+leave:
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
+                     const uint8_t sha256[32], int pdq_only, uint64_t *id_out)
+{
+    if (!meta || !fp)
+        return hm__seterr(HM_E_INVAL, "hm_engine_add_fp: NULL argument");
+    hm_engine_item_t it = { .meta = *meta, .fp = fp, .pdq_only = pdq_only };
+    if (sha256)
+        memcpy(it.sha256, sha256, 32);
+    int rc = hm_engine_add_many(e, &it, 1);
+    if (id_out)
+        *id_out = it.id;
+    return rc ? rc : it.rc;
+}
+
+int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
+                  const void *img, size_t len, uint64_t *id_out)
+{
+    if (!e || !ctx || !meta)
+        return hm__seterr(HM_E_INVAL, "hm_engine_add: NULL argument");
+    hm_fp_t fp;
+    int rc = hm_fp_compute(ctx, img, len, &fp);
+    if (rc)
+        return rc;
+    uint8_t sha[32];
+    hm_sha256(img, len, sha);
+    return hm_engine_add_fp(e, meta, &fp, sha, 0, id_out);
+}
+
+int hm_engine_remove(hm_engine_t *e, const char *ext_id)
+{
+    if (!e || !ext_id)
+        return hm__seterr(HM_E_INVAL, "hm_engine_remove: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    hm_ref_t ref;
+    int rc = hm_store_get_by_ext(e->store, ext_id, &ref);
+    if (!rc) {
+        uint64_t id = ref.id;
+        hm_ref_clear(&ref);
+        rc = hm_store_remove(e->store, id);
+        if (!rc)
+            hm__engine_unindex_ref(e, id);
+    }
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *brand,
+                      const char *holder)
+{
+    if (!e || !ext_id)
+        return hm__seterr(HM_E_INVAL, "hm_engine_relabel: NULL argument");
+    if (bank != HM_BANK_COUNTERFEIT && bank != HM_BANK_GENUINE)
+        return hm__seterr(HM_E_INVAL, "relabel: bank must be counterfeit or genuine");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    hm_ref_t ref;
+    int rc = hm_store_get_by_ext(e->store, ext_id, &ref);
+    if (!rc) {
+        /* The store re-labels the bank; a new brand or holder means a new
+         * reference (remove and add), so provenance stays in the change log. */
+        if ((brand && strcmp(brand, ref.brand ? ref.brand : "") != 0) ||
+            (holder && strcmp(holder, ref.rights_holder ? ref.rights_holder : "") != 0))
+            rc = hm__seterr(HM_E_INVAL, "relabel changes the bank only; remove and add the "
+                                        "reference to change its brand or holder");
+        else
+            rc = hm_store_relabel(e->store, ref.id, bank);
+        hm_ref_clear(&ref);
+    }
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, int on)
+{
+    if (!e || !brand || !seller || !*brand || !*seller)
+        return hm__seterr(HM_E_INVAL, "authorize: a brand and a seller are required");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    return hm_store_authorize(e->store, brand, seller, on);
+}
+
+int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
+                       int confirm, const hm_ref_meta_t *meta, const char *note)
+{
+    if (!e || !ctx)
+        return hm__seterr(HM_E_INVAL, "hm_engine_feedback: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    hm_fp_t fp;
+    int rc = hm_fp_compute(ctx, img, len, &fp);
+    if (rc)
+        return rc;
+    uint8_t sha[32];
+    hm_sha256(img, len, sha);
+    if (confirm) {
+        /* The reviewer confirmed a counterfeit: the image joins the bank,
+         * with provenance in its source field. */
+        char ext[80], src[512];
+        char hex[65];
+        hm_sha256_to_hex(sha, hex);
+        snprintf(ext, sizeof ext, "feedback-%.16s", hex);
+        hm_ref_meta_t m = { .ext_id = ext, .bank = HM_BANK_COUNTERFEIT, .brand = "" };
+        if (meta) {
+            if (meta->ext_id && *meta->ext_id) m.ext_id = meta->ext_id;
+            if (meta->brand) m.brand = meta->brand;
+            m.holder = meta->holder;
+        }
+        snprintf(src, sizeof src, "reviewer feedback%s%s%s%s", meta && meta->source ? ": " : "",
+                 meta && meta->source ? meta->source : "", note && *note ? "; note: " : "",
+                 note && *note ? note : "");
+        m.source = src;
+        return hm_engine_add_fp(e, &m, &fp, sha, 0, NULL);
+    }
+    hm_allow_t a = { .has_pdq = 1, .pdq = fp.full.pdq[HM_DIH_ORIGINAL], .note = note };
+    memcpy(a.sha256, sha, 32);
+    pthread_mutex_lock(&e->write);
+    rc = hm_store_allow(e->store, &a);
+    if (!rc)
+        rc = hm_hindex_add(e->allow_pdq, ++e->allow_next, a.pdq.w);
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}

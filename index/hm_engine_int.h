@@ -1,0 +1,46 @@
+/*
+ * hm_engine_int.h - the engine's state, shared by hm_engine.c (open, indexes,
+ * snapshots), hm_engine_score.c and hm_engine_ctl.c.  Not installed.
+ */
+#ifndef HM_ENGINE_INT_H
+#define HM_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "hm_engine.h"
+#include "hm_hindex.h"
+#include "hm_matcher.h"
+#include "hm_store.h"
+#include "hm_vindex.h"
+
+/* Ids in the hash indexes: a reference's whole-image hashes under 2 id, its
+ * trimmed content box's under 2 id + 1. */
+#define HM__HID(ref, trimmed) (((uint64_t)(ref) << 1) | ((trimmed) ? 1u : 0u))
+#define HM__HREF(hid) ((hid) >> 1)
+#define HM__HTRIM(hid) ((int)((hid) & 1u))
+
+struct hm_engine {
+    char dir[4096];
+    hm_engine_opts_t opts;
+    hm_store_t *store;
+    hm_hindex_t *pdq;        /* 256-bit PDQ of every reference (and its trim) */
+    hm_hindex_t *phash;      /* 64-bit */
+    hm_hindex_t *dhash;      /* 64-bit */
+    hm_hindex_t *allow_pdq;  /* PDQ of allow-listed images (ids: a counter) */
+    uint64_t allow_next;
+    hm_vindex_t *vindex;     /* descriptors */
+    pthread_mutex_t write;   /* serialises control operations */
+    pthread_rwlock_t thr_lock;
+    hm_thresholds_t thr;
+    char thr_path[4096];
+};
+
+/* Put one reference's signals into the in-memory indexes.  pdq_only: PDQ
+ * only (a reference imported from a hash list). */
+int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only);
+/* Take them out again (missing entries are not an error). */
+void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id);
+/* The current thresholds (a copy). */
+hm_thresholds_t hm__engine_thresholds(hm_engine_t *e);
+
+#endif

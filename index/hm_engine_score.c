@@ -1,0 +1,229 @@
+/*
+ * hm_engine_score.c - fingerprint, gather candidates from every signal, keep
+ * each reference's strongest one, look the references up, and let the
+ * matcher decide; then count strikes.
+ *
+ * Query variants: PDQ is searched with the 8 dihedral variants of the whole
+ * image and of its trimmed content box (against references' whole and
+ * trimmed hashes), pHash and dHash with the whole and trimmed hashes, the
+ * descriptor with the whole image's.
+ */
+#include "hm_engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hm_error.h"
+#include "hm_sha.h"
+#include "hm_verdict.h"
+
+#define MAX_CAND 256
+
+typedef struct {
+    uint64_t ref;
+    int signal, variant, trimmed, distance;
+    float cosine;
+    double sim, score;
+    int matched;
+} cand_t;
+
+typedef struct {
+    cand_t c[MAX_CAND];
+    int n;
+} cands_t;
+
+static uint64_t s_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Keep the strongest candidate per reference. */
+static void s_offer(cands_t *cs, const hm_thresholds_t *t, uint64_t ref, int signal, int variant,
+                    int trimmed, int distance, float cosine)
+{
+    double sim = hm_match_similarity(signal, distance, cosine);
+    double score = hm_match_score(t, signal, sim);
+    int matched = hm_match_passes(t, signal, distance, cosine);
+    for (int i = 0; i < cs->n; i++)
+        if (cs->c[i].ref == ref) {
+            cand_t *c = &cs->c[i];
+            if (matched > c->matched || (matched == c->matched && score > c->score))
+                *c = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched };
+            return;
+        }
+    if (cs->n < MAX_CAND)
+        cs->c[cs->n++] = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched };
+}
+
+static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
+                          const hm_hashset_t *hs, int query_trimmed, int top_k)
+{
+    hm_hindex_hit_t hits[64];
+    size_t n = 0;
+    /* PDQ: the 8 variants at once, within the threshold (or wider for top-k). */
+    unsigned r = (unsigned)t->pdq;
+    if (top_k > 0 && r < 48)
+        r = 48;
+    if (hs->quality >= t->pdq_min_quality &&
+        hm_hindex_range_multi(e->pdq, &hs->pdq[0].w[0], HM_DIH_COUNT, r, hits, 64, &n) == 0) {
+        for (size_t i = 0; i < n && i < 64; i++)
+            s_offer(cs, t, HM__HREF(hits[i].id), HM_SIG_PDQ, (int)hits[i].variant,
+                    query_trimmed || HM__HTRIM(hits[i].id), (int)hits[i].dist, 0);
+    }
+    struct { hm_hindex_t *ix; int sig, thr; uint64_t code; } h64[2] = {
+        { e->phash, HM_SIG_PHASH, t->phash, hs->phash },
+        { e->dhash, HM_SIG_DHASH, t->dhash, hs->dhash },
+    };
+    for (int k = 0; k < 2; k++) {
+        if (h64[k].thr < 0)
+            continue;
+        unsigned rr = (unsigned)h64[k].thr;
+        if (hm_hindex_range(h64[k].ix, &h64[k].code, rr, hits, 64, &n) != 0)
+            continue;
+        for (size_t i = 0; i < n && i < 64; i++)
+            s_offer(cs, t, HM__HREF(hits[i].id), h64[k].sig, HM_DIH_ORIGINAL,
+                    query_trimmed || HM__HTRIM(hits[i].id), (int)hits[i].dist, 0);
+    }
+}
+
+static int s_cmp_cand(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (x->matched != y->matched)
+        return y->matched - x->matched;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+static int s_authorized(void *ctx, const char *brand, const char *seller)
+{
+    return hm_store_is_authorized(((hm_engine_t *)ctx)->store, brand, seller);
+}
+
+static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int allowlisted,
+                   hm_verdict_t *v)
+{
+    hm_thresholds_t t = hm__engine_thresholds(e);
+    int top_k = q && q->top_k > 0 ? q->top_k : 0;
+    if (top_k > HM_VERDICT_MAX_MATCHES)
+        top_k = HM_VERDICT_MAX_MATCHES;
+    static _Thread_local cands_t cs;
+    cs.n = 0;
+    s_hash_search(e, &cs, &t, &fp->full, 0, top_k);
+    if (fp->has_trim)
+        s_hash_search(e, &cs, &t, &fp->trim, 1, top_k);
+    if (t.desc <= 1.0f || top_k) {
+        float sims[HM_VERDICT_MAX_MATCHES];
+        int64_t ids[HM_VERDICT_MAX_MATCHES];
+        int k = top_k > 8 ? top_k : 8, found = 0;
+        if (hm_vindex_search(e->vindex, fp->desc, k, sims, ids, &found) == 0)
+            for (int i = 0; i < found; i++)
+                s_offer(&cs, &t, (uint64_t)ids[i], HM_SIG_DESC, HM_DIH_ORIGINAL, 0, -1, sims[i]);
+    }
+    qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
+    v->n_matches = 0;
+    for (int i = 0; i < cs.n && v->n_matches < HM_VERDICT_MAX_MATCHES; i++) {
+        const cand_t *c = &cs.c[i];
+        if (!c->matched && v->n_matches >= top_k)
+            break;
+        hm_ref_t ref;
+        if (hm_store_get(e->store, c->ref, &ref) != 0)
+            continue; /* removed since it was indexed */
+        hm_match_t *m = &v->matches[v->n_matches++];
+        memset(m, 0, sizeof *m);
+        snprintf(m->ref, sizeof m->ref, "%s", ref.ext_id);
+        snprintf(m->brand, sizeof m->brand, "%s", ref.brand ? ref.brand : "");
+        snprintf(m->holder, sizeof m->holder, "%s", ref.rights_holder ? ref.rights_holder : "");
+        m->bank = ref.bank;
+        m->signal = hm_signal_name(c->signal);
+        m->variant = hm_variant_name(c->variant, c->trimmed);
+        m->distance = c->signal == HM_SIG_DESC ? -1 : c->distance;
+        m->similarity = c->sim;
+        m->score = c->score;
+        m->matched = c->matched;
+        hm_ref_clear(&ref);
+    }
+    hm_matcher_decide(&t, allowlisted, q, s_authorized, e, v);
+    char hex[65];
+    hm_pdq_to_hex(&fp->full.pdq[HM_DIH_ORIGINAL], hex);
+    memcpy(v->pdq, hex, sizeof hex);
+    v->quality = fp->full.quality;
+
+    /* Three strikes: a counterfeit verdict counts once per (listing, image). */
+    const char *seller = q && q->seller && q->seller[0] ? q->seller : NULL;
+    if (seller) {
+        uint64_t strikes = 0;
+        int rc;
+        if (v->decision == HM_DEC_COUNTERFEIT && q->record_strikes && !e->opts.readonly)
+            rc = hm_store_add_strike(e->store, seller, q->listing_id ? q->listing_id : "",
+                                     q->image_id ? q->image_id : "", &strikes);
+        else
+            rc = hm_store_strikes(e->store, seller, &strikes);
+        if (rc)
+            return rc;
+        v->strikes = (int)strikes;
+        v->seller_blocked = strikes >= (uint64_t)e->opts.strike_limit;
+    }
+    return 0;
+}
+
+/* Is this image (by its bytes, or its PDQ) on the allow-list? */
+static int s_allowlisted(hm_engine_t *e, const uint8_t sha[32], const hm_fp_t *fp)
+{
+    if (sha) {
+        hm_allow_t a;
+        char note[8];
+        if (hm_store_allow_get(e->store, sha, &a, note, sizeof note) == 0)
+            return 1;
+    }
+    hm_thresholds_t t = hm__engine_thresholds(e);
+    hm_hindex_hit_t hit;
+    size_t n = 0;
+    if (hm_hindex_range_multi(e->allow_pdq, &fp->full.pdq[0].w[0], 1, (unsigned)t.allow_pdq, &hit,
+                              1, &n) == 0 && n > 0)
+        return 1;
+    return 0;
+}
+
+int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, hm_verdict_t *v)
+{
+    if (!e || !fp || !v)
+        return hm__seterr(HM_E_INVAL, "hm_engine_score_fp: NULL argument");
+    memset(v, 0, sizeof *v);
+    uint64_t t0 = s_us();
+    int rc = s_score(e, fp, q, s_allowlisted(e, NULL, fp), v);
+    v->search_us = s_us() - t0;
+    v->total_us = v->search_us;
+    return rc;
+}
+
+int hm_engine_score(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
+                    const hm_query_t *q, hm_verdict_t *v)
+{
+    if (!e || !ctx || !v)
+        return hm__seterr(HM_E_INVAL, "hm_engine_score: NULL argument");
+    uint64_t t0 = s_us();
+    hm_fp_t fp;
+    int rc = hm_fp_compute(ctx, img, len, &fp);
+    const hm_fp_timing_t *tm = hm_fp_ctx_timing(ctx);
+    if (rc) {
+        hm_verdict_error(v, rc, hm_last_error());
+        v->decode_us = tm->decode_ns / 1000;
+        v->total_us = s_us() - t0;
+        return 0;
+    }
+    uint64_t t1 = s_us();
+    uint8_t sha[32];
+    hm_sha256(img, len, sha);
+    memset(v, 0, sizeof *v);
+    rc = s_score(e, &fp, q, s_allowlisted(e, sha, &fp), v);
+    uint64_t t2 = s_us();
+    v->decode_us = tm->decode_ns / 1000;
+    v->fingerprint_us = (t1 - t0) > v->decode_us ? (t1 - t0) - v->decode_us : 0;
+    v->search_us = t2 - t1;
+    v->total_us = t2 - t0;
+    return rc;
+}
