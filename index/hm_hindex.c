@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hm_error.h"
 #include "hm_log.h"
@@ -18,24 +19,35 @@
 #define SEG_SHIFT 16
 #define SEG_ROWS (1u << SEG_SHIFT)
 #define MAX_SEGS (1u << 16)             /* 2^32 rows */
-#define BLK_SLOTS 15                    /* rows per block; slot 15 = next */
+#define BLK_WORDS 32                    /* a block: 128 bytes, two cache lines */
+#define BLK_SLOTS (BLK_WORDS - 1)       /* rows per block; the last word = next */
 #define CHUNK_SHIFT 16
-#define CHUNK_BLOCKS (1u << CHUNK_SHIFT) /* 4 MB of blocks */
+#define CHUNK_BLOCKS (1u << CHUNK_SHIFT) /* 8 MB of blocks */
+#define CHUNK_BYTES ((size_t)CHUNK_BLOCKS * BLK_WORDS * 4)
 #define MAX_CHUNKS (1u << 16)
-#define BATCH 64                        /* candidates verified per kernel call */
+#define BATCH 128                       /* candidates verified per kernel call */
+#define PENDING 1024                    /* candidates queued before verification */
+#define PF_DIST 32                      /* prefetch distance, in candidates */
+#define RING_CHUNK 512                  /* buckets prefetched together */
 #define MAX_ROWS 0xfffffffeu
+
+/* count and first block side by side: one cache miss per probed bucket */
+typedef struct s_head {
+    uint32_t count;       /* entries (release/acquire) */
+    uint32_t first;       /* first block */
+} s_head_t;
 
 typedef struct s_core {
     unsigned words, nsub, sub_bits;
     uint32_t nbuckets;
     uint32_t n_rows;      /* published with release; read with acquire */
     uint32_t n_dead;
-    uint8_t **segs;       /* MAX_SEGS: codes, then ids, then dead bytes */
+    uint64_t **codes;     /* MAX_SEGS segments of SEG_ROWS codes (huge pages) */
+    uint8_t **meta;       /* MAX_SEGS segments: ids, then tombstone bytes */
     uint32_t **chunks;    /* MAX_CHUNKS block chunks */
     uint32_t n_blocks;    /* next free block; block 0 means "none" */
-    uint32_t *first;      /* nsub * nbuckets: first block of each bucket */
+    s_head_t *heads;      /* nsub * nbuckets */
     uint32_t *last;       /* writer only: last block of each bucket */
-    uint32_t *count;      /* entries in each bucket (release/acquire) */
     uint32_t *map;        /* id -> row + 1, linear probing, 0 = empty */
     size_t map_cap, map_used;
     size_t n_segs, n_chunks;
@@ -50,32 +62,49 @@ struct hm_hindex {
 
 /* ---- core storage ---------------------------------------------------- */
 
-static size_t s_seg_bytes(unsigned words)
+#define HUGE_PAGE ((size_t)2 << 20)
+#define META_BYTES ((size_t)SEG_ROWS * 9)
+
+/* Candidate verification is a stream of random loads into codes, posting
+ * blocks and bucket heads: on 4 kB pages nearly each one is also a TLB miss.
+ * These arrays are therefore 2 MB-aligned and offered to transparent huge
+ * pages (a hint: without THP they are ordinary memory). */
+static void *s_huge_alloc(size_t bytes)
 {
-    return (size_t)SEG_ROWS * (8 * words + 8 + 1);
+    if (bytes < HUGE_PAGE)
+        return malloc(bytes);
+    size_t sz = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = aligned_alloc(HUGE_PAGE, sz);
+    if (p)
+        madvise(p, sz, MADV_HUGEPAGE);
+    return p;
+}
+
+static size_t s_huge_size(size_t bytes)
+{
+    if (bytes < HUGE_PAGE)
+        return bytes;
+    return (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 }
 
 static inline const uint64_t *s_code(const s_core_t *c, uint32_t row)
 {
-    const uint8_t *seg = c->segs[row >> SEG_SHIFT];
-    return (const uint64_t *)seg + (size_t)(row & (SEG_ROWS - 1)) * c->words;
+    return c->codes[row >> SEG_SHIFT] + (size_t)(row & (SEG_ROWS - 1)) * c->words;
 }
 
 static inline uint64_t *s_ids(const s_core_t *c, uint32_t row)
 {
-    uint8_t *seg = c->segs[row >> SEG_SHIFT];
-    return (uint64_t *)(seg + (size_t)SEG_ROWS * 8 * c->words) + (row & (SEG_ROWS - 1));
+    return (uint64_t *)c->meta[row >> SEG_SHIFT] + (row & (SEG_ROWS - 1));
 }
 
 static inline uint8_t *s_dead(const s_core_t *c, uint32_t row)
 {
-    uint8_t *seg = c->segs[row >> SEG_SHIFT];
-    return seg + (size_t)SEG_ROWS * (8 * c->words + 8) + (row & (SEG_ROWS - 1));
+    return c->meta[row >> SEG_SHIFT] + (size_t)SEG_ROWS * 8 + (row & (SEG_ROWS - 1));
 }
 
 static inline uint32_t *s_block(const s_core_t *c, uint32_t blk)
 {
-    return c->chunks[blk >> CHUNK_SHIFT] + (size_t)(blk & (CHUNK_BLOCKS - 1)) * 16;
+    return c->chunks[blk >> CHUNK_SHIFT] + (size_t)(blk & (CHUNK_BLOCKS - 1)) * BLK_WORDS;
 }
 
 static inline uint32_t s_sub(const s_core_t *c, const uint64_t *code, unsigned j)
@@ -89,17 +118,17 @@ static void s_core_free(s_core_t **cp)
     s_core_t *c = *cp;
     if (!c)
         return;
-    if (c->segs)
-        for (size_t i = 0; i < c->n_segs; i++)
-            free(c->segs[i]);
-    if (c->chunks)
-        for (size_t i = 0; i < c->n_chunks; i++)
-            free(c->chunks[i]);
-    free(c->segs);
+    for (size_t i = 0; i < c->n_segs; i++) {
+        free(c->codes[i]);
+        free(c->meta[i]);
+    }
+    for (size_t i = 0; i < c->n_chunks; i++)
+        free(c->chunks[i]);
+    free(c->codes);
+    free(c->meta);
     free(c->chunks);
-    free(c->first);
+    free(c->heads);
     free(c->last);
-    free(c->count);
     free(c->map);
     free(c);
     *cp = NULL;
@@ -118,15 +147,17 @@ static int s_core_new(s_core_t **out, unsigned words, unsigned nsub)
     c->sub_bits = 64 * words / nsub;
     c->nbuckets = 1u << c->sub_bits;
     size_t nb = (size_t)nsub * c->nbuckets;
-    c->segs = calloc(MAX_SEGS, sizeof *c->segs);
+    c->codes = calloc(MAX_SEGS, sizeof *c->codes);
+    c->meta = calloc(MAX_SEGS, sizeof *c->meta);
     c->chunks = calloc(MAX_CHUNKS, sizeof *c->chunks);
-    c->first = calloc(nb, sizeof *c->first);
+    c->heads = s_huge_alloc(nb * sizeof *c->heads);
+    if (c->heads)
+        memset(c->heads, 0, nb * sizeof *c->heads);
     c->last = calloc(nb, sizeof *c->last);
-    c->count = calloc(nb, sizeof *c->count);
     c->map_cap = 1024;
     c->map = calloc(c->map_cap, sizeof *c->map);
     c->n_blocks = 1;
-    if (!c->segs || !c->chunks || !c->first || !c->last || !c->count || !c->map) {
+    if (!c->codes || !c->meta || !c->chunks || !c->heads || !c->last || !c->map) {
         rc = hm__seterr(HM_E_NOMEM, "hindex: out of memory for %zu buckets", nb);
         goto leave;
     }
@@ -140,9 +171,11 @@ leave:
 static size_t s_core_bytes(const s_core_t *c)
 {
     size_t nb = (size_t)c->nsub * c->nbuckets;
-    return sizeof *c + (MAX_SEGS + MAX_CHUNKS) * sizeof(void *) + 3 * nb * sizeof(uint32_t) +
-           c->map_cap * sizeof(uint32_t) + c->n_segs * s_seg_bytes(c->words) +
-           c->n_chunks * (size_t)CHUNK_BLOCKS * 64;
+    return sizeof *c + (2 * MAX_SEGS + MAX_CHUNKS) * sizeof(void *) +
+           s_huge_size(nb * sizeof(s_head_t)) + nb * sizeof(uint32_t) +
+           c->map_cap * sizeof(uint32_t) +
+           c->n_segs * (s_huge_size((size_t)SEG_ROWS * 8 * c->words) + META_BYTES) +
+           c->n_chunks * CHUNK_BYTES;
 }
 
 /* ---- id map (writer only) --------------------------------------------
@@ -216,7 +249,7 @@ static int s_new_block(s_core_t *c, uint32_t *blk)
     uint32_t b = c->n_blocks;
     size_t ch = b >> CHUNK_SHIFT;
     if (ch >= c->n_chunks) {
-        c->chunks[ch] = malloc((size_t)CHUNK_BLOCKS * 64);
+        c->chunks[ch] = s_huge_alloc(CHUNK_BYTES);
         if (!c->chunks[ch])
             return hm__seterr(HM_E_NOMEM, "hindex: out of memory for a block chunk");
         c->n_chunks = ch + 1;
@@ -236,9 +269,15 @@ static int s_append(s_core_t *c, uint64_t id, const uint64_t *code)
         return rc;
     size_t seg = row >> SEG_SHIFT;
     if (seg >= c->n_segs) {
-        c->segs[seg] = malloc(s_seg_bytes(c->words));
-        if (!c->segs[seg])
+        c->codes[seg] = s_huge_alloc((size_t)SEG_ROWS * 8 * c->words);
+        c->meta[seg] = malloc(META_BYTES);
+        if (!c->codes[seg] || !c->meta[seg]) {
+            free(c->codes[seg]);
+            free(c->meta[seg]);
+            c->codes[seg] = NULL;
+            c->meta[seg] = NULL;
             return hm__seterr(HM_E_NOMEM, "hindex: out of memory for a segment");
+        }
         c->n_segs = seg + 1;
     }
     memcpy((uint64_t *)s_code(c, row), code, 8 * c->words);
@@ -248,33 +287,33 @@ static int s_append(s_core_t *c, uint64_t id, const uint64_t *code)
     uint32_t need = 0;
     for (unsigned j = 0; j < c->nsub; j++) {
         size_t b = (size_t)j * c->nbuckets + s_sub(c, code, j);
-        need += c->count[b] % BLK_SLOTS == 0;
+        need += c->heads[b].count % BLK_SLOTS == 0;
     }
     if ((uint64_t)c->n_blocks + need >= (uint64_t)MAX_CHUNKS * CHUNK_BLOCKS)
         return hm__seterr(HM_E_TOO_LARGE, "hindex: block pool full");
     size_t have = c->n_chunks * (size_t)CHUNK_BLOCKS;
     if (c->n_blocks + need > have) {
         size_t ch = c->n_chunks;
-        c->chunks[ch] = malloc((size_t)CHUNK_BLOCKS * 64);
+        c->chunks[ch] = s_huge_alloc(CHUNK_BYTES);
         if (!c->chunks[ch])
             return hm__seterr(HM_E_NOMEM, "hindex: out of memory for a block chunk");
         c->n_chunks = ch + 1;
     }
     for (unsigned j = 0; j < c->nsub; j++) {
         size_t b = (size_t)j * c->nbuckets + s_sub(c, code, j);
-        uint32_t n = c->count[b], slot = n % BLK_SLOTS;
+        uint32_t n = c->heads[b].count, slot = n % BLK_SLOTS;
         if (slot == 0) {
             uint32_t nb = 0;
             if ((rc = s_new_block(c, &nb)))
                 return rc; /* cannot happen: reserved above */
             if (n == 0)
-                c->first[b] = nb;
+                c->heads[b].first = nb;
             else
                 s_block(c, c->last[b])[BLK_SLOTS] = nb;
             c->last[b] = nb;
         }
         s_block(c, c->last[b])[slot] = row;
-        __atomic_store_n(&c->count[b], n + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->heads[b].count, n + 1, __ATOMIC_RELEASE);
     }
     s_map_put(c->map, c->map_cap, id, row);
     c->map_used++;
@@ -300,8 +339,10 @@ typedef struct s_query {
     const uint64_t *q;
     uint32_t variant;
     uint32_t maxd;           /* accept distances <= maxd */
-    uint32_t rows[BATCH];
+    uint32_t rows[PENDING];
     unsigned nrows;
+    uint32_t group[RING_CHUNK]; /* buckets waiting to be scanned together */
+    unsigned ngroup;
     /* range mode: a growing vector; knn mode: a sorted top-k */
     s_hit_t *hits;
     size_t n, cap;
@@ -338,65 +379,123 @@ static void s_push_hit(s_query_t *s, uint32_t row, uint32_t d)
 }
 
 /* Verify the pending candidates: gather their codes, one kernel call. */
+/* Verify the pending candidates: gather their codes (a random load each,
+ * prefetched PF_DIST ahead so that many misses are in flight at once), then
+ * one kernel call per BATCH. */
 static void s_flush(s_query_t *s)
 {
     const s_core_t *c = s->c;
     uint64_t buf[BATCH * 4];
     uint16_t d[BATCH];
     unsigned n = s->nrows, w = c->words;
-    for (unsigned i = 0; i < n; i++)
-        memcpy(buf + (size_t)i * w, s_code(c, s->rows[i]), 8 * w);
-    if (w == 4)
-        hm_kernels()->hamming256_many(s->q, buf, n, d);
-    else
-        hm_kernels()->hamming64_many(s->q[0], buf, n, d);
-    for (unsigned i = 0; i < n; i++) {
-        if (d[i] > s->maxd)
-            continue;
-        if (s->k && s->n == s->k && d[i] >= s->hits[s->k - 1].dist)
-            continue;
-        if (__atomic_load_n(s_dead(c, s->rows[i]), __ATOMIC_ACQUIRE))
-            continue;
-        s_push_hit(s, s->rows[i], d[i]);
+    const uint32_t *rows = s->rows;
+    for (unsigned i = 0; i < n && i < PF_DIST; i++)
+        __builtin_prefetch(s_code(c, rows[i]));
+    for (unsigned b0 = 0; b0 < n; b0 += BATCH) {
+        unsigned nb = n - b0 < BATCH ? n - b0 : BATCH;
+        for (unsigned i = 0; i < nb; i++) {
+            if (b0 + i + PF_DIST < n)
+                __builtin_prefetch(s_code(c, rows[b0 + i + PF_DIST]));
+            memcpy(buf + (size_t)i * w, s_code(c, rows[b0 + i]), 8 * w);
+        }
+        if (w == 4)
+            hm_kernels()->hamming256_many(s->q, buf, nb, d);
+        else
+            hm_kernels()->hamming64_many(s->q[0], buf, nb, d);
+        for (unsigned i = 0; i < nb; i++) {
+            uint32_t row = rows[b0 + i];
+            if (d[i] > s->maxd)
+                continue;
+            if (s->k && s->n == s->k && d[i] >= s->hits[s->k - 1].dist)
+                continue;
+            if (__atomic_load_n(s_dead(c, row), __ATOMIC_ACQUIRE))
+                continue;
+            s_push_hit(s, row, d[i]);
+        }
     }
     s->nrows = 0;
 }
 
-static void s_scan_bucket(s_query_t *s, size_t b)
+/* Read one block's rows into the pending candidates. */
+static inline void s_take(s_query_t *s, const uint32_t *p, uint32_t m)
 {
-    const s_core_t *c = s->c;
-    uint32_t n = __atomic_load_n(&c->count[b], __ATOMIC_ACQUIRE);
-    uint32_t blk = c->first[b];
-    for (uint32_t i = 0; i < n;) {
-        const uint32_t *p = s_block(c, blk);
-        uint32_t m = n - i < BLK_SLOTS ? n - i : BLK_SLOTS;
-        for (uint32_t k = 0; k < m; k++) {
-            s->rows[s->nrows++] = p[k];
-            if (s->nrows == BATCH)
-                s_flush(s);
-        }
-        i += m;
-        blk = p[BLK_SLOTS];
+    for (uint32_t k = 0; k < m; k++) {
+        s->rows[s->nrows++] = p[k];
+        if (s->nrows == PENDING)
+            s_flush(s);
     }
 }
 
-/* Step s: the ring at s / m bits around substring s mod m. */
+/* Scan a group of buckets: prefetch every head, then every first block,
+ * then read - so that the cache misses of a group overlap. */
+static void s_scan_group(s_query_t *s, const uint32_t *b, unsigned n)
+{
+    const s_core_t *c = s->c;
+    uint32_t blk[RING_CHUNK], left[RING_CHUNK];
+    unsigned live = 0;
+    for (unsigned i = 0; i < n; i++)
+        __builtin_prefetch(&c->heads[b[i]]);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t cnt = __atomic_load_n(&c->heads[b[i]].count, __ATOMIC_ACQUIRE);
+        if (!cnt)
+            continue;
+        blk[live] = c->heads[b[i]].first;
+        left[live++] = cnt;
+        __builtin_prefetch(s_block(c, blk[live - 1]));
+    }
+    /* Chains are walked round-robin, one block per bucket per round, so the
+     * dependent misses of long chains (~150 rows a bucket at 10M) overlap
+     * across buckets instead of adding up bucket after bucket. */
+    while (live) {
+        unsigned keep = 0;
+        for (unsigned i = 0; i < live; i++) {
+            const uint32_t *p = s_block(c, blk[i]);
+            uint32_t m = left[i] < BLK_SLOTS ? left[i] : BLK_SLOTS;
+            s_take(s, p, m);
+            if (left[i] > m) {
+                blk[keep] = p[BLK_SLOTS];
+                left[keep++] = left[i] - m;
+                __builtin_prefetch(s_block(c, p[BLK_SLOTS]));
+            }
+        }
+        live = keep;
+    }
+}
+
+static inline void s_want(s_query_t *s, uint32_t b)
+{
+    s->group[s->ngroup++] = b;
+    if (s->ngroup == RING_CHUNK) {
+        s_scan_group(s, s->group, s->ngroup);
+        s->ngroup = 0;
+    }
+}
+
+/* Everything queued so far is scanned and verified. */
+static void s_drain(s_query_t *s)
+{
+    s_scan_group(s, s->group, s->ngroup);
+    s->ngroup = 0;
+    if (s->nrows)
+        s_flush(s);
+}
+
+/* Step s: queue the ring at s / m bits around substring s mod m. */
 static void s_step(s_query_t *s, unsigned step)
 {
     const s_core_t *c = s->c;
     unsigned j = step % c->nsub, d = step / c->nsub;
     if (d > c->sub_bits)
         return;
-    uint32_t base = s_sub(c, s->q, j);
-    size_t off = (size_t)j * c->nbuckets;
+    uint32_t base = s_sub(c, s->q, j), off = j * c->nbuckets;
     if (d == 0) {
-        s_scan_bucket(s, off + base);
+        s_want(s, off + base);
         return;
     }
     /* every sub_bits-bit mask with d bits set, in increasing order (Gosper) */
     uint32_t lim = c->nbuckets;
     for (uint32_t m = (1u << d) - 1; m < lim;) {
-        s_scan_bucket(s, off + (base ^ m));
+        s_want(s, off + (base ^ m));
         uint32_t low = m & (~m + 1), hi = m + low;
         m = (((hi ^ m) >> 2) / low) | hi;
     }
@@ -471,8 +570,7 @@ int hm_hindex_range_multi(const hm_hindex_t *ix, const uint64_t *qs, unsigned nq
         s.maxd = r;
         for (unsigned step = 0; step <= r && !s.rc; step++)
             s_step(&s, step);
-        if (s.nrows)
-            s_flush(&s);
+        s_drain(&s);
     }
     if ((rc = s.rc))
         goto leave;
@@ -516,8 +614,7 @@ int hm_hindex_knn(const hm_hindex_t *ix, const uint64_t *q, unsigned k, unsigned
     s.maxd = max_r;
     for (unsigned step = 0; step <= max_r; step++) {
         s_step(&s, step);
-        if (s.nrows)
-            s_flush(&s);
+        s_drain(&s);
         /* every code within `step` has been seen: k of them means done */
         if (s.n == k && s.hits[k - 1].dist <= step)
             break;

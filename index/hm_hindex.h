@@ -16,14 +16,22 @@
  * returns true nearest neighbours.  The same design serves 64-bit codes
  * (m = 4 substrings of 16 bits).
  *
- * Layout (why it fits 10M PDQ references in ~1.2 GB).  Codes, ids and
- * tombstone bytes live in segments of 65536 rows (41 bytes a row for PDQ).
- * Each table is direct-addressed (2^16 buckets); a bucket is a chain of
- * 64-byte blocks of fifteen uint32 row numbers, taken from a shared pool of
- * 4 MB chunks - no per-bucket malloc.  An id -> row map (open addressing,
- * uint32 slots) serves remove().  That is ~4.3 bytes per reference per table
- * (~68 bytes for m = 16) plus ~13 MB fixed for the bucket heads: about 120
- * bytes per PDQ reference at 10M.  hm_hindex_stats() reports the real figure.
+ * Layout (why it fits 10M PDQ references in ~1.2 GB).  Codes live in 2 MB
+ * segments of 65536 rows (on transparent huge pages when the kernel allows,
+ * because verification is a stream of random loads), ids and tombstone bytes
+ * in side segments: 41 bytes a row for PDQ.  Each table is direct-addressed
+ * (2^16 buckets, an 8-byte head each); a bucket is a chain of 128-byte blocks
+ * of 31 uint32 row numbers, taken from a shared pool of 8 MB chunks - no
+ * per-bucket malloc.  An id -> row map (open addressing, uint32 slots) serves
+ * remove().  That is ~4.1 bytes per reference per table (~66 for m = 16),
+ * plus a partly filled block per non-empty bucket (up to 128 MB for m = 16)
+ * and 12 MB of bucket heads: measured 122 bytes per PDQ reference at 10M,
+ * 215 at 1M.  hm_hindex_stats() reports the real figure.
+ *
+ * Cost of a search at r = 31 with m = 16: 16 x 17 buckets are probed and
+ * about n / 241 random codes verified (n / 65536 per bucket), so it is
+ * bounded by memory latency; bucket heads, chains and codes are prefetched in
+ * groups so that their cache misses overlap.
  *
  * Concurrency: many readers, one writer, readers never wait for adds.
  * Memory never moves under a reader: segments and block chunks are reached
