@@ -27,7 +27,9 @@ PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FAISS_CFLAGS = -I$(DEPS_DIR)/include
 # DT_RPATH (not RUNPATH) so libfaiss_c.so finds libfaiss.so too.
-FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,--disable-new-dtags,-rpath,$(DEPS_DIR)/lib -lfaiss_c -lfaiss
+# $ORIGIN/../lib/hallmark is where `make install` puts the FAISS libraries.
+FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,--disable-new-dtags,-rpath,$(DEPS_DIR)/lib \
+               -Wl,-rpath,'$$ORIGIN/../lib/hallmark' -lfaiss_c -lfaiss
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?=
@@ -59,6 +61,7 @@ LIBA      := $(B)/libhallmark.a
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
 BENCH_SEARCH_BIN := $(B)/bench_search
+INSTALL_BINS = $(B)/hallmark $(B)/hallmarkd
 
 .PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
 .DEFAULT_GOAL := all
@@ -130,6 +133,29 @@ bench-quick: $(BENCH_BIN)
 	$(BENCH_BIN) --quick
 
 bench-search: $(BENCH_SEARCH_BIN)
+
+# Install: binaries, the static and shared library, the public headers, a
+# pkg-config file, and the FAISS libraries the binaries load (our C-API build
+# is not a Debian package, so it travels with hallmark).
+INSTALL_HEADERS := lib/hallmark.h lib/hm_error.h lib/hm_decode.h lib/hm_fp.h lib/hm_simd.h \
+                   index/hm_engine.h index/hm_verdict.h index/hm_store.h index/hm_hindex.h \
+                   index/hm_vindex.h index/hm_matcher.h
+LIBSO := $(B)/libhallmark.so
+$(LIBSO): $(LIB_OBJ) $(INDEX_OBJ)
+	$(if $(V),,@echo "  LD    $@";)$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libhallmark.so.0 -o $@ $^ $(LIBS)
+
+install: all $(LIBSO)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/hallmark \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/hallmark
+	for b in $(INSTALL_BINS); do [ -f $$b ] && install -m 0755 $$b $(DESTDIR)$(PREFIX)/bin/ || true; done
+	install -m 0644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libhallmark.so.0
+	ln -sf libhallmark.so.0 $(DESTDIR)$(PREFIX)/lib/libhallmark.so
+	cp -a $(DEPS_DIR)/lib/libfaiss.so $(DEPS_DIR)/lib/libfaiss_c.so $(DESTDIR)$(PREFIX)/lib/hallmark/
+	install -m 0644 $(INSTALL_HEADERS) $(DESTDIR)$(PREFIX)/include/hallmark/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' tools/hallmark.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hallmark.pc
+	$(INSTALL_EXTRA)
 
 clean:
 	rm -rf build build-asan
