@@ -10,7 +10,13 @@ OPT      ?= -O2
 SANITIZE ?=
 V        ?=
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+  # libFuzzer build: clang, coverage on our code, ASan + UBSan.
+  B        := build-fuzz
+  CC       := clang
+  CXX      := clang++
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),1)
   B        := build-asan
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -122,9 +128,17 @@ $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
 export HM_SHARED
 
+# `make test` = every Check suite, then (in the plain build) a short libFuzzer
+# pass over every target so they keep building and shallow bugs stay found.
+TEST_FUZZ_SECONDS ?= 20
 test: $(TEST_BIN)
-	@echo "== unit and conformance tests ($(B))"
+	@echo "== unit, conformance and integration tests ($(B))"
 	@$(TEST_BIN)
+ifneq ($(SANITIZE)$(FUZZ),)
+else
+	@echo "== short fuzzing pass ($(TEST_FUZZ_SECONDS) s per target)"
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+endif
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -157,8 +171,23 @@ install: all $(LIBSO)
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hallmark.pc
 	$(INSTALL_EXTRA)
 
+# Fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` builds every target in
+# tests/fuzz/ with clang + ASan + UBSan and runs each for N seconds on seed
+# corpora (../shared's images, tests/fuzz/seeds/), after replaying every
+# reproducer kept in tests/fuzz/regress/.  `make test` runs a short pass.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+.PHONY: fuzz fuzz-build
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-build: $(addprefix $(B)/,$(FUZZ_TARGETS))
+.SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ_TARGETS))
+$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(LIBS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 distclean: clean
 	rm -rf .deps var

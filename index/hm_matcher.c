@@ -144,6 +144,8 @@ static int s_int(json_t *root, const char *key, int lo, int hi, int *out)
     return 0;
 }
 
+static int s_thresholds_json(json_t *root, const char *path, hm_thresholds_t *t);
+
 int hm_thresholds_load(const char *path, hm_thresholds_t *t)
 {
     *t = hm_thresholds_default;
@@ -156,6 +158,22 @@ int hm_thresholds_load(const char *path, hm_thresholds_t *t)
             return hm__seterr(HM_E_IO, "thresholds %s: %s", path, err.text);
         return hm__seterr(HM_E_CONFIG, "thresholds %s:%d: %s", path, err.line, err.text);
     }
+    return s_thresholds_json(root, path, t);
+}
+
+int hm_thresholds_parse(const char *text, size_t len, hm_thresholds_t *t)
+{
+    *t = hm_thresholds_default;
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return hm__seterr(HM_E_CONFIG, "thresholds:%d: %s", err.line, err.text);
+    return s_thresholds_json(root, "(text)", t);
+}
+
+/* Validate and apply a parsed thresholds object; takes the reference. */
+static int s_thresholds_json(json_t *root, const char *path, hm_thresholds_t *t)
+{
     int rc = 0;
     if (!json_is_object(root)) {
         rc = hm__seterr(HM_E_CONFIG, "thresholds %s: not a JSON object", path);

@@ -76,6 +76,8 @@ void hm_matcher_decide(const hm_thresholds_t *t, int allowlisted, const hm_query
  *         out-of-range value; the message names the key).
  */
 int hm_thresholds_load(const char *path, hm_thresholds_t *t);
+/* The same from JSON text in memory (len bytes); never reads a file. */
+int hm_thresholds_parse(const char *text, size_t len, hm_thresholds_t *t);
 
 #ifdef __cplusplus
 }
