@@ -131,14 +131,14 @@ export HM_SHARED
 # `make test` = every Check suite, then (in the plain build) a short libFuzzer
 # pass over every target so they keep building and shallow bugs stay found.
 TEST_FUZZ_SECONDS ?= 20
+ifneq ($(SANITIZE)$(FUZZ),)
+  TEST_FUZZ := 0
+else
+  TEST_FUZZ := $(TEST_FUZZ_SECONDS)
+endif
 test: $(TEST_BIN)
 	@echo "== unit, conformance and integration tests ($(B))"
-	@$(TEST_BIN)
-ifneq ($(SANITIZE)$(FUZZ),)
-else
-	@echo "== short fuzzing pass ($(TEST_FUZZ_SECONDS) s per target)"
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
-endif
+	@tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
