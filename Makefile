@@ -16,6 +16,9 @@ ifeq ($(FUZZ),1)
   CC       := clang
   CXX      := clang++
   SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+  B        := build-tsan
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else ifeq ($(SANITIZE),1)
   B        := build-asan
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -131,6 +134,15 @@ export HM_SHARED
 # `make test` = every Check suite, then (in the plain build) a short libFuzzer
 # pass over every target so they keep building and shallow bugs stay found.
 TEST_FUZZ_SECONDS ?= 20
+# ThreadSanitizer over the concurrent parts (index readers with a writer, the
+# engine, the daemon): run it after any change to them.
+TSAN_SUITES ?= hindex store engine daemon
+.PHONY: test-tsan
+test-tsan:
+	@$(MAKE) --no-print-directory SANITIZE=thread build-tsan/hm_tests
+	@echo "== ThreadSanitizer: $(TSAN_SUITES)"
+	@G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
+
 ifneq ($(SANITIZE)$(FUZZ),)
   TEST_FUZZ := 0
 else
@@ -187,7 +199,7 @@ $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(LIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-tsan
 
 distclean: clean
 	rm -rf .deps var

@@ -366,7 +366,7 @@ static void *s_reader(void *arg)
         size_t row = tu_rand(&rng) % pub, n = 0;
         const uint64_t *q = c->d->codes + row * 4;
         if (hm_hindex_range(c->ix, q, 4, h, 64, &n) != 0) {
-            c->bad++;
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
             continue;
         }
         /* the published code must be there, and every hit must be real */
@@ -374,12 +374,12 @@ static void *s_reader(void *arg)
         for (size_t i = 0; i < n && i < 64; i++) {
             size_t r2 = (h[i].id - 3) / 7;
             if (r2 >= c->d->n || s_dist(q, c->d->codes + r2 * 4, 4) != h[i].dist)
-                c->bad++;
+                __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
             seen |= h[i].id == c->d->ids[row];
         }
         if (!seen && n < 64)
-            c->bad++;
-        c->checks++;
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&c->checks, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
