@@ -35,7 +35,11 @@ static uint8_t *s_photo(int *w, int *h)
             free(data);
             *w = img.w;
             *h = img.h;
-            return img.rgb;
+            uint8_t *px = img.rgb; /* keep the pixels, release the decoder state */
+            img.rgb = NULL;
+            img.cap = 0;
+            hm_image_release(&img);
+            return px;
         }
     }
     *w = 200; *h = 160;
