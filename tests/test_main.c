@@ -29,6 +29,10 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    /* Check's default is 4 s per test; on a loaded 2-core machine under a
+     * sanitizer the crash and concurrency tests can take longer.  A hang is
+     * still caught. */
+    setenv("CK_DEFAULT_TIMEOUT", "300", 0);
     size_t n = sizeof s_suites / sizeof s_suites[0];
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < n; i++)
