@@ -87,18 +87,24 @@ int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *f
     return rc ? rc : it.rc;
 }
 
+/* The fingerprint and the content hash of image bytes. */
+static int s_fp_sha(hm_fp_ctx_t *ctx, const void *img, size_t len, hm_fp_t *fp, uint8_t sha[32])
+{
+    int rc = hm_fp_compute(ctx, img, len, fp);
+    if (rc)
+        return rc;
+    return hm_sha256(img, len, sha);
+}
+
 int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
                   const void *img, size_t len, uint64_t *id_out)
 {
     if (!e || !ctx || !meta)
         return hm__seterr(HM_E_INVAL, "hm_engine_add: NULL argument");
     hm_fp_t fp;
-    int rc = hm_fp_compute(ctx, img, len, &fp);
-    if (rc)
-        return rc;
     uint8_t sha[32];
-    hm_sha256(img, len, sha);
-    return hm_engine_add_fp(e, meta, &fp, sha, 0, id_out);
+    int rc = s_fp_sha(ctx, img, len, &fp, sha);
+    return rc ? rc : hm_engine_add_fp(e, meta, &fp, sha, 0, id_out);
 }
 
 int hm_engine_remove(hm_engine_t *e, const char *ext_id)
@@ -165,11 +171,10 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
     if (e->opts.readonly)
         return hm__seterr(HM_E_READONLY, "database opened read-only");
     hm_fp_t fp;
-    int rc = hm_fp_compute(ctx, img, len, &fp);
+    uint8_t sha[32];
+    int rc = s_fp_sha(ctx, img, len, &fp, sha);
     if (rc)
         return rc;
-    uint8_t sha[32];
-    hm_sha256(img, len, sha);
     if (confirm) {
         /* The reviewer confirmed a counterfeit: the image joins the bank,
          * with provenance in its source field. */
