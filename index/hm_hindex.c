@@ -654,7 +654,13 @@ int hm_hindex_create(hm_hindex_t **out, const hm_hindex_opts_t *opts)
     }
     if ((rc = s_core_new(&ix->core, bits / 64, nsub)))
         goto leave;
-    pthread_rwlock_init(&ix->swap, NULL);
+    /* Writer-preferring: under a steady stream of searches a compaction's
+     * swap must not wait for ever (glibc's default prefers readers). */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ix->swap, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&ix->writer, NULL);
     hm_log_debug("hindex_create", "code_bits=%u nsub=%u", bits, nsub);
 leave:

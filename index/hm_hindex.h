@@ -26,7 +26,8 @@
  * remove().  That is ~4.1 bytes per reference per table (~66 for m = 16),
  * plus a partly filled block per non-empty bucket (up to 128 MB for m = 16)
  * and 12 MB of bucket heads: measured 122 bytes per PDQ reference at 10M,
- * 215 at 1M.  hm_hindex_stats() reports the real figure.
+ * 215 at 1M.  An empty PDQ index already holds ~24 MB (heads, directories,
+ * the first segment and block chunk).  hm_hindex_stats() reports the real figure.
  *
  * Cost of a search at r = 31 with m = 16: 16 x 17 buckets are probed and
  * about n / 241 random codes verified (n / 65536 per bucket), so it is
@@ -42,7 +43,9 @@
  * remove, compact) are serialised by an internal mutex.  Only compaction -
  * which builds a new, dense copy without the removed rows, while readers go
  * on using the old one - takes the write side of a rwlock, for the moment it
- * takes to swap one pointer; searches hold the read side.
+ * takes to swap one pointer; searches hold the read side (a search takes the
+ * read side once, so the writer preference cannot deadlock it).  Adds and
+ * removes wait while a compaction runs.
  *
  * Removal sets a tombstone (searches skip it at once); the space is given
  * back by compaction, which runs by itself when more than a quarter of the
