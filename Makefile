@@ -87,7 +87,7 @@ $(DEPS_STAMP): tools/deps.sh
 SETTINGS := $(B)/.settings
 $(SETTINGS): FORCE | $(DEPS_STAMP)
 	@mkdir -p $(B)
-	@echo '$(CC) $(OPT) $(SANFLAGS) $(CFLAGS) $(LDFLAGS)' > $@.tmp
+	@echo '$(CC) $(CXX) $(OPT) $(SANFLAGS) $(CFLAGS) $(CXXFLAGS) $(LDFLAGS)' > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
 FORCE:
 

@@ -10,6 +10,9 @@
  *   bench_search --quick    10k and 100k only
  *   --queries N             queries per pass (default 1000)
  *   --size N                only this many references
+ *   --nsub M                force M substrings (default: hm_hindex's choice
+ *                           from the size: 16 x 16 bits below 4M, 12 x 21/22
+ *                           bits from 4M)
  *
  * Single thread throughout (FAISS's OpenMP is pinned to one thread by
  * re-executing with OMP_NUM_THREADS=1 when it is not set).
@@ -194,6 +197,8 @@ static void s_print(size_t n, const row_t *r, double flat_qps, double flat_p50)
            r->hits);
 }
 
+static unsigned s_nsub; /* --nsub: 0 = the index's own choice */
+
 static int s_run_size(size_t n, size_t nq)
 {
     int rc = 0;
@@ -291,7 +296,7 @@ static int s_run_size(size_t n, size_t nq)
         malloc_trim(0);
         size_t rss0 = s_rss();
         double t0 = s_now();
-        hm_hindex_opts_t o = { .code_bits = 256, .expected_n = n };
+        hm_hindex_opts_t o = { .code_bits = 256, .nsub = s_nsub, .expected_n = n };
         if ((rc = hm_hindex_create(&ix, &o)))
             goto leave;
         for (size_t i = 0; i < n; i++)
@@ -377,10 +382,12 @@ int main(int argc, char **argv)
             quick = 1;
         else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
             nq = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--nsub") == 0 && i + 1 < argc)
+            s_nsub = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             only = strtoul(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: %s [--big] [--quick] [--queries N] [--size N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--big] [--quick] [--queries N] [--size N] [--nsub M]\n", argv[0]);
             return 2;
         }
     }

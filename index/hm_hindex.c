@@ -19,11 +19,16 @@
 #define SEG_SHIFT 16
 #define SEG_ROWS (1u << SEG_SHIFT)
 #define MAX_SEGS (1u << 16)             /* 2^32 rows */
-#define BLK_WORDS 32                    /* a block: 128 bytes, two cache lines */
-#define BLK_SLOTS (BLK_WORDS - 1)       /* rows per block; the last word = next */
+/* A block is blk_words uint32: rows, then the next block's number.  Tables
+ * of up to 16-bit keys hold many rows a bucket and use 128-byte blocks;
+ * wider keys (few rows a bucket) use 32-byte blocks, or the partly filled
+ * last block of each of their millions of buckets would dominate memory. */
+#define BLK_SLOTS (c->blk_words - 1)
+#define MAX_SUB 32
+#define MAX_SUB_BITS 22                 /* 4M buckets a table */
 #define CHUNK_SHIFT 16
 #define CHUNK_BLOCKS (1u << CHUNK_SHIFT) /* 8 MB of blocks */
-#define CHUNK_BYTES ((size_t)CHUNK_BLOCKS * BLK_WORDS * 4)
+#define CHUNK_BYTES ((size_t)CHUNK_BLOCKS * c->blk_words * 4)
 #define MAX_CHUNKS (1u << 16)
 #define BATCH 128                       /* candidates verified per kernel call */
 #define PENDING 1024                    /* candidates queued before verification */
@@ -38,15 +43,18 @@ typedef struct s_head {
 } s_head_t;
 
 typedef struct s_core {
-    unsigned words, nsub, sub_bits;
-    uint32_t nbuckets;
+    unsigned words, nsub, sub_bits;  /* sub_bits: the narrowest substring */
+    unsigned blk_words;
+    uint8_t width[MAX_SUB];          /* bits of substring j */
+    uint16_t bitoff[MAX_SUB];        /* its first bit in the code */
+    uint32_t toff[MAX_SUB + 1];      /* its table's first head; toff[nsub] = all */
     uint32_t n_rows;      /* published with release; read with acquire */
     uint32_t n_dead;
     uint64_t **codes;     /* MAX_SEGS segments of SEG_ROWS codes (huge pages) */
     uint8_t **meta;       /* MAX_SEGS segments: ids, then tombstone bytes */
     uint32_t **chunks;    /* MAX_CHUNKS block chunks */
     uint32_t n_blocks;    /* next free block; block 0 means "none" */
-    s_head_t *heads;      /* nsub * nbuckets */
+    s_head_t *heads;      /* toff[nsub] heads, mmap'd (zero pages on demand) */
     uint32_t *last;       /* writer only: last block of each bucket */
     uint32_t *map;        /* id -> row + 1, linear probing, 0 = empty */
     size_t map_cap, map_used;
@@ -104,13 +112,16 @@ static inline uint8_t *s_dead(const s_core_t *c, uint32_t row)
 
 static inline uint32_t *s_block(const s_core_t *c, uint32_t blk)
 {
-    return c->chunks[blk >> CHUNK_SHIFT] + (size_t)(blk & (CHUNK_BLOCKS - 1)) * BLK_WORDS;
+    return c->chunks[blk >> CHUNK_SHIFT] + (size_t)(blk & (CHUNK_BLOCKS - 1)) * c->blk_words;
 }
 
 static inline uint32_t s_sub(const s_core_t *c, const uint64_t *code, unsigned j)
 {
-    unsigned off = j * c->sub_bits;
-    return (uint32_t)(code[off >> 6] >> (off & 63)) & (c->nbuckets - 1);
+    unsigned off = c->bitoff[j], w = c->width[j], sh = off & 63;
+    uint64_t v = code[off >> 6] >> sh;
+    if (sh + w > 64) /* a substring of odd width may straddle two words */
+        v |= code[(off >> 6) + 1] << (64 - sh);
+    return (uint32_t)v & ((1u << w) - 1);
 }
 
 static void s_core_free(s_core_t **cp)
@@ -127,7 +138,8 @@ static void s_core_free(s_core_t **cp)
     free(c->codes);
     free(c->meta);
     free(c->chunks);
-    free(c->heads);
+    if (c->heads)
+        munmap(c->heads, (size_t)c->toff[c->nsub] * sizeof *c->heads);
     free(c->last);
     free(c->map);
     free(c);
@@ -144,15 +156,28 @@ static int s_core_new(s_core_t **out, unsigned words, unsigned nsub)
     }
     c->words = words;
     c->nsub = nsub;
-    c->sub_bits = 64 * words / nsub;
-    c->nbuckets = 1u << c->sub_bits;
-    size_t nb = (size_t)nsub * c->nbuckets;
+    /* widths differ by at most one bit; the wider ones go last, where the
+     * search probes a smaller radius (see s_step) */
+    unsigned bits = 64 * words, base = bits / nsub, extra = bits % nsub, off = 0;
+    c->sub_bits = base;
+    for (unsigned j = 0; j < nsub; j++) {
+        c->width[j] = (uint8_t)(base + (j >= nsub - extra));
+        c->bitoff[j] = (uint16_t)off;
+        c->toff[j] = j ? c->toff[j - 1] + (1u << c->width[j - 1]) : 0;
+        off += c->width[j];
+    }
+    c->toff[nsub] = c->toff[nsub - 1] + (1u << c->width[nsub - 1]);
+    c->blk_words = base >= 20 ? 8 : 32;
+    size_t nb = c->toff[nsub];
     c->codes = calloc(MAX_SEGS, sizeof *c->codes);
     c->meta = calloc(MAX_SEGS, sizeof *c->meta);
     c->chunks = calloc(MAX_CHUNKS, sizeof *c->chunks);
-    c->heads = s_huge_alloc(nb * sizeof *c->heads);
-    if (c->heads)
-        memset(c->heads, 0, nb * sizeof *c->heads);
+    c->heads = mmap(NULL, nb * sizeof *c->heads, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c->heads == MAP_FAILED)
+        c->heads = NULL;
+    else
+        madvise(c->heads, nb * sizeof *c->heads, MADV_HUGEPAGE);
     c->last = calloc(nb, sizeof *c->last);
     c->map_cap = 1024;
     c->map = calloc(c->map_cap, sizeof *c->map);
@@ -170,7 +195,7 @@ leave:
 
 static size_t s_core_bytes(const s_core_t *c)
 {
-    size_t nb = (size_t)c->nsub * c->nbuckets;
+    size_t nb = c->toff[c->nsub];
     return sizeof *c + (2 * MAX_SEGS + MAX_CHUNKS) * sizeof(void *) +
            s_huge_size(nb * sizeof(s_head_t)) + nb * sizeof(uint32_t) +
            c->map_cap * sizeof(uint32_t) +
@@ -286,7 +311,7 @@ static int s_append(s_core_t *c, uint64_t id, const uint64_t *code)
     /* Reserve every block first, so that a failure leaves no half-listed row. */
     uint32_t need = 0;
     for (unsigned j = 0; j < c->nsub; j++) {
-        size_t b = (size_t)j * c->nbuckets + s_sub(c, code, j);
+        size_t b = c->toff[j] + s_sub(c, code, j);
         need += c->heads[b].count % BLK_SLOTS == 0;
     }
     if ((uint64_t)c->n_blocks + need >= (uint64_t)MAX_CHUNKS * CHUNK_BLOCKS)
@@ -300,7 +325,7 @@ static int s_append(s_core_t *c, uint64_t id, const uint64_t *code)
         c->n_chunks = ch + 1;
     }
     for (unsigned j = 0; j < c->nsub; j++) {
-        size_t b = (size_t)j * c->nbuckets + s_sub(c, code, j);
+        size_t b = c->toff[j] + s_sub(c, code, j);
         uint32_t n = c->heads[b].count, slot = n % BLK_SLOTS;
         if (slot == 0) {
             uint32_t nb = 0;
@@ -485,15 +510,15 @@ static void s_step(s_query_t *s, unsigned step)
 {
     const s_core_t *c = s->c;
     unsigned j = step % c->nsub, d = step / c->nsub;
-    if (d > c->sub_bits)
+    if (d > c->width[j])
         return;
-    uint32_t base = s_sub(c, s->q, j), off = j * c->nbuckets;
+    uint32_t base = s_sub(c, s->q, j), off = c->toff[j];
     if (d == 0) {
         s_want(s, off + base);
         return;
     }
-    /* every sub_bits-bit mask with d bits set, in increasing order (Gosper) */
-    uint32_t lim = c->nbuckets;
+    /* every width-bit mask with d bits set, in increasing order (Gosper) */
+    uint32_t lim = 1u << c->width[j];
     for (uint32_t m = (1u << d) - 1; m < lim;) {
         s_want(s, off + (base ^ m));
         uint32_t low = m & (~m + 1), hi = m + low;
@@ -640,11 +665,18 @@ int hm_hindex_create(hm_hindex_t **out, const hm_hindex_opts_t *opts)
         rc = hm__seterr(HM_E_INVAL, "hindex: code_bits %u is not 64 or 256", bits);
         goto leave;
     }
-    if (nsub == 0) /* Norouzi's m ~ bits / log2(n) suggests 16-bit keys from ~64k rows */
-        nsub = opts && opts->expected_n && opts->expected_n < 4096 ? bits / 8 : bits / 16;
-    if (nsub != bits / 16 && nsub != bits / 8) {
-        rc = hm__seterr(HM_E_INVAL, "hindex: nsub %u must be %u or %u", nsub, bits / 16,
-                        bits / 8);
+    if (nsub == 0) {
+        /* Norouzi et al. find substrings of ~log2(n) bits best.  Few sizes
+         * are offered: the fixed cost of a table of 2^b heads must be paid
+         * by enough rows (8-bit keys below 4k rows, 16-bit below 4M, then
+         * ~21-bit: 12 tables of 21-22 bits for PDQ, 256 MB of heads). */
+        size_t n = opts && opts->expected_n ? opts->expected_n : 1000000;
+        nsub = n < 4096 ? bits / 8 : n < ((size_t)4 << 20) ? bits / 16 : (bits + 21) / 22;
+    }
+    if (nsub < 1 || nsub > MAX_SUB || bits / nsub < 8 ||
+        (bits + nsub - 1) / nsub > MAX_SUB_BITS) {
+        rc = hm__seterr(HM_E_INVAL, "hindex: nsub %u gives substrings outside 8..%d bits",
+                        nsub, MAX_SUB_BITS);
         goto leave;
     }
     ix = calloc(1, sizeof *ix);
@@ -654,7 +686,13 @@ int hm_hindex_create(hm_hindex_t **out, const hm_hindex_opts_t *opts)
     }
     if ((rc = s_core_new(&ix->core, bits / 64, nsub)))
         goto leave;
-    pthread_rwlock_init(&ix->swap, NULL);
+    /* Writer-preferring: under a steady stream of searches a compaction's
+     * swap must not wait for ever (glibc's default prefers readers). */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ix->swap, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&ix->writer, NULL);
     hm_log_debug("hindex_create", "code_bits=%u nsub=%u", bits, nsub);
 leave:

@@ -4,8 +4,8 @@
  * Multi-Index Hashing", CVPR 2012).
  *
  * What it is.  Each code (256-bit PDQ, or 64-bit pHash / dHash) is cut into m
- * disjoint substrings of 16 (or 8) bits; substring j of every code is a key
- * into table j.  Two codes within distance r differ, by the pigeonhole
+ * disjoint substrings of 8 to 22 bits (16 x 16 for PDQ up to 4M references,
+ * 12 x 21/22 beyond); substring j of every code is a key into table j.  Two codes within distance r differ, by the pigeonhole
  * principle, in at most floor(r / m) bits of at least one substring - more
  * precisely, with r = m q + a, in at most q bits of one of the first a + 1
  * substrings or at most q - 1 bits of one of the others.  A search probes, in
@@ -14,25 +14,29 @@
  * kernels (hm_kernels()->hamming256_many / hamming64_many).  Results are
  * therefore exact: range search returns every live code within r, k-nearest
  * returns true nearest neighbours.  The same design serves 64-bit codes
- * (m = 4 substrings of 16 bits).
+ * (m = 4 substrings of 16 bits, or 3 of 21/22 from 4M references).
  *
- * Layout (why it fits 10M PDQ references in ~1.2 GB).  Codes live in 2 MB
+ * Layout (why 10M PDQ references fit in ~1.9 GB).  Codes live in 2 MB
  * segments of 65536 rows (on transparent huge pages when the kernel allows,
  * because verification is a stream of random loads), ids and tombstone bytes
  * in side segments: 41 bytes a row for PDQ.  Each table is direct-addressed
- * (2^16 buckets, an 8-byte head each); a bucket is a chain of 128-byte blocks
- * of 31 uint32 row numbers, taken from a shared pool of 8 MB chunks - no
- * per-bucket malloc.  An id -> row map (open addressing, uint32 slots) serves
- * remove().  That is ~4.1 bytes per reference per table (~66 for m = 16),
- * plus a partly filled block per non-empty bucket (up to 128 MB for m = 16)
- * and 12 MB of bucket heads: measured 122 bytes per PDQ reference at 10M,
- * 215 at 1M.  hm_hindex_stats() reports the real figure.
+ * (2^b buckets, an 8-byte head each, mmap'd so that untouched heads cost
+ * nothing); a bucket is a chain of blocks of uint32 row numbers from a
+ * shared pool of chunks - no per-bucket malloc.  Blocks hold 31 rows (128
+ * bytes) for keys under 20 bits, 7 rows (32 bytes) for wider keys, whose
+ * buckets hold few rows each.  An id -> row map (open addressing, uint32
+ * slots) serves remove().  Measured (hm_hindex_stats(), bench_search):
+ * 16 x 16 bits: 216 bytes per reference at 1M (13 MB fixed, plus a partly
+ * filled block per bucket); 12 x 21/22 bits: 197 bytes per reference at
+ * 10M (384 MB of heads, so not worth it below ~4M).  An empty PDQ index
+ * with 16-bit keys holds ~24 MB (heads, directories, first segment/chunk).
  *
- * Cost of a search at r = 31 with m = 16: 16 x 17 buckets are probed and
- * about n / 241 random codes verified (n / 65536 per bucket), so it is
- * bounded by memory latency; bucket heads, chains and codes are prefetched in
- * groups so that their cache misses overlap.
- *
+ * Cost of a search at r = 31: with 16 x 16 bits, 16 x 17 buckets are probed
+ * and about n / 241 random codes verified; with 12 x 21/22 bits, ~1,950
+ * buckets and about n / 1,100 codes.  Either way the search is bounded by
+ * memory latency, so bucket heads, chains and codes are prefetched in
+ * groups to overlap their cache misses.
+
  * Concurrency: many readers, one writer, readers never wait for adds.
  * Memory never moves under a reader: segments and block chunks are reached
  * through fixed directories, and a new row is written completely before the
@@ -42,7 +46,9 @@
  * remove, compact) are serialised by an internal mutex.  Only compaction -
  * which builds a new, dense copy without the removed rows, while readers go
  * on using the old one - takes the write side of a rwlock, for the moment it
- * takes to swap one pointer; searches hold the read side.
+ * takes to swap one pointer; searches hold the read side (a search takes the
+ * read side once, so the writer preference cannot deadlock it).  Adds and
+ * removes wait while a compaction runs.
  *
  * Removal sets a tombstone (searches skip it at once); the space is given
  * back by compaction, which runs by itself when more than a quarter of the
@@ -66,8 +72,9 @@ typedef struct hm_hindex hm_hindex_t;
 
 typedef struct hm_hindex_opts {
     unsigned code_bits;  /* 256 (PDQ) or 64 (pHash, dHash); 0 means 256 */
-    unsigned nsub;       /* substrings m: code_bits/16 or code_bits/8; 0 = auto */
-    size_t expected_n;   /* expected references, used by nsub = 0 (0 = large) */
+    unsigned nsub;       /* substrings m, of code_bits/m (+1) bits each, which
+                            must lie in 8..22; 0 = chosen from expected_n */
+    size_t expected_n;   /* expected references, used by nsub = 0 (0 = 1M) */
 } hm_hindex_opts_t;
 
 /* One search result. */
@@ -83,7 +90,7 @@ typedef struct hm_hindex_stats {
     size_t n_dead;       /* removed, waiting for compaction */
     size_t bytes;        /* memory held by the index (allocated sizes) */
     double bytes_per_ref;/* bytes / n_live (0 when empty) */
-    unsigned code_bits, nsub, sub_bits;
+    unsigned code_bits, nsub, sub_bits; /* sub_bits: the narrowest substring */
     uint64_t compactions;/* compactions run so far */
 } hm_hindex_stats_t;
 
@@ -91,10 +98,12 @@ typedef struct hm_hindex_stats {
  * hm_hindex_create - a new, empty index.
  * @param[out] out   the index; the caller destroys it with hm_hindex_destroy().
  * @param[in]  opts  NULL for PDQ defaults (256 bits, 16 x 16-bit substrings).
- *                   nsub = 0 picks 16-bit substrings, or 8-bit ones when
- *                   expected_n is below 4096 (few rows: fewer probes win).
- * @return 0, HM_E_INVAL (code_bits not 64/256, nsub not code_bits/16 or
- *         code_bits/8), HM_E_NOMEM.
+ *                   nsub = 0 picks 8-bit substrings below 4096 expected
+ *                   references, 16-bit ones below 4M, and 21/22-bit ones
+ *                   (12 tables for PDQ, 3 for 64-bit codes) from 4M on,
+ *                   after Norouzi et al.'s log2(n)-bit rule.
+ * @return 0, HM_E_INVAL (code_bits not 64/256, substrings outside 8..22
+ *         bits), HM_E_NOMEM.
  */
 int hm_hindex_create(hm_hindex_t **out, const hm_hindex_opts_t *opts);
 
