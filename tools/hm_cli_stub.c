@@ -1,9 +1,4 @@
 #include "hm_cli.h"
 int hm_cli_send(int argc, char **argv) { return 2; }
-int hm_cli_stats(int argc, char **argv) { return 2; }
-int hm_cli_remove(int argc, char **argv) { return 2; }
-int hm_cli_authorize(int argc, char **argv) { return 2; }
-int hm_cli_verify(int argc, char **argv) { return 2; }
-int hm_cli_keygen(int argc, char **argv) { return 2; }
 int hm_cli_export(int argc, char **argv) { return 2; }
 int hm_cli_import(int argc, char **argv) { return 2; }
