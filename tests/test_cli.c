@@ -217,7 +217,8 @@ END_TEST
 START_TEST(test_hash_errors_and_order)
 {
     char *out;
-    s_write(s_path("broken.jpg"), "\xff\xd8\xff\xe0 not really a jpeg", 24);
+    static const char broken[] = "\xff\xd8\xff\xe0 not really a jpeg";
+    s_write(s_path("broken.jpg"), broken, sizeof broken - 1);
     s_write(s_path("secret.jpg"), "x", 1);
     chmod(s_path("secret.jpg"), 0);
     int root = geteuid() == 0; /* root reads mode-000 files: then only the other errors count */

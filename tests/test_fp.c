@@ -35,7 +35,12 @@ static uint8_t *s_photo(int *w, int *h)
             free(data);
             *w = img.w;
             *h = img.h;
-            return img.rgb;
+            /* Keep the pixels, release the rest (the libjpeg-turbo handle). */
+            uint8_t *rgb = img.rgb;
+            img.rgb = NULL;
+            img.cap = 0;
+            hm_image_release(&img);
+            return rgb;
         }
     }
     *w = 200; *h = 160;
