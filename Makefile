@@ -60,22 +60,26 @@ INDEX_SRC := $(sort $(wildcard index/*.c))
 # C++ only where a C++ library must be wrapped (FAISS's missing C constructors).
 INDEX_CXX_SRC := $(sort $(wildcard index/*.cpp))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
-BENCH_SRC := bench/bench_fp.c bench/bench_search.c
+# The CLI: every tools/*.c links into one binary, build/hallmark.
+TOOLS_SRC := $(sort $(wildcard tools/*.c))
+BENCH_SRC := bench/bench_fp.c $(wildcard bench/bench_search.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o) $(INDEX_CXX_SRC:%.cpp=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
 LIBA      := $(B)/libhallmark.a
 
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
 BENCH_SEARCH_BIN := $(B)/bench_search
+CLI_BIN   := $(B)/hallmark
 INSTALL_BINS = $(B)/hallmark $(B)/hallmarkd
 
 .PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(CLI_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -118,14 +122,21 @@ $(SUITES_INC): $(filter-out tests/test_main.c,$(TEST_SRC)) | $(DEPS_STAMP)
 $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
+# -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal.
 $(TEST_BIN): $(TEST_OBJ) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LIBS)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LIBS) -lutil
+
+$(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
+$(B)/tools/%.o: ALL_CFLAGS += -Itools
 
 $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
+ifneq ($(BENCH_SEARCH_BIN),)
 $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+endif
 
 # HM_SHARED points the tests at ../shared (conformance images, datasets).
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
@@ -148,9 +159,10 @@ ifneq ($(SANITIZE)$(FUZZ),)
 else
   TEST_FUZZ := $(TEST_FUZZ_SECONDS)
 endif
-test: $(TEST_BIN)
+# The CLI and daemon suites run the built binaries; HM_BIN_DIR tells them where.
+test: $(TEST_BIN) $(CLI_BIN)
 	@echo "== unit, conformance and integration tests ($(B))"
-	@tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
+	@HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -204,4 +216,4 @@ clean:
 distclean: clean
 	rm -rf .deps var
 
--include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/bench/bench_fp.d $(B)/bench/bench_search.d
+-include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(B)/bench/bench_fp.d $(B)/bench/bench_search.d

@@ -284,6 +284,11 @@ void hm_engine_close(hm_engine_t **self_p)
     *self_p = NULL;
 }
 
+hm_store_t *hm_engine_store(hm_engine_t *e)
+{
+    return e ? e->store : NULL;
+}
+
 int hm_engine_snapshot(hm_engine_t *e)
 {
     if (e->opts.readonly)

@@ -163,6 +163,26 @@ int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, i
 int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
                        int confirm, const hm_ref_meta_t *meta, const char *note);
 
+/* The engine's store, for reads only (export, verify, look-ups): borrowed,
+ * valid until hm_engine_close().  Writes must go through the engine, which
+ * keeps the search indexes in step. */
+hm_store_t *hm_engine_store(hm_engine_t *e);
+
+/*
+ * hm_engine_verify - check that the store and the search indexes agree:
+ * every stored reference's fingerprint deserialises and is found in the PDQ
+ * index at distance 0 under its id (and its trimmed box, when it has one);
+ * pHash/dHash entries likewise for references with images; the live entry
+ * counts of the indexes equal what the store implies; every vector id in
+ * the descriptor index names a stored reference with an image.
+ * @param[out] report_json  a JSON object text {"ok":bool, "refs":N,
+ *             "problems":[{"check","id","ext_id","detail"}...] (first 100),
+ *             "problem_count":N, counts...}; the caller free()s it.
+ * @return 0 when the check ran (whatever it found: see "ok"), HM_E_INVAL,
+ *         HM_E_NOMEM, or the store's read error.
+ */
+int hm_engine_verify(hm_engine_t *e, char **report_json);
+
 /* Statistics as a JSON object text; the caller frees *json with free(). */
 int hm_engine_stats_json(hm_engine_t *e, char **json);
 /* Write the search-index snapshots now.  @return 0, HM_E_IO, HM_E_INDEX. */
