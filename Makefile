@@ -46,20 +46,23 @@ AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx51
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 INDEX_SRC := $(sort $(wildcard index/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 BENCH_SRC := bench/bench_fp.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
 LIBA      := $(B)/libhallmark.a
 
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
+DAEMON_BIN := $(B)/hallmarkd
 
 .PHONY: all deps test run demo bench bench-quick install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(DAEMON_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -97,6 +100,9 @@ $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 $(TEST_BIN): $(TEST_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LIBS)
 
+$(DAEMON_BIN): $(DAEMON_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBA) $(LIBS)
+
 $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
@@ -104,9 +110,10 @@ $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
 export HM_SHARED
 
-test: $(TEST_BIN)
-	@echo "== unit and conformance tests ($(B))"
-	@$(TEST_BIN)
+# HM_BIN_DIR tells the daemon tests where build/hallmarkd is.
+test: $(TEST_BIN) $(DAEMON_BIN)
+	@echo "== unit, conformance and daemon tests ($(B))"
+	@HM_BIN_DIR=$(CURDIR)/$(B) $(TEST_BIN)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -120,4 +127,4 @@ clean:
 distclean: clean
 	rm -rf .deps var
 
--include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/bench/bench_fp.d
+-include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(B)/bench/bench_fp.d
