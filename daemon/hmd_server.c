@@ -471,7 +471,7 @@ int hmd_server_close(hmd_server_t **self_p)
     }
     if (s->workers)
         rc = hmd_workers_join(&s->workers, 2000);
-    if (rc == 0)
+    if (rc == 0 && s->done)
         while (zmq_poll(&(zmq_pollitem_t){ s->done, 0, ZMQ_POLLIN, 0 }, 1, 0) > 0)
             s_done(s);
     s_close_sock(&s->ingest, 2000);
