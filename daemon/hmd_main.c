@@ -2,20 +2,25 @@
  * hmd_main.c - hallmarkd: configuration, signals, privileges, and the order
  * in which the parts start and stop.
  *
- * Start: block SIGTERM/SIGINT/SIGHUP in every thread (before any thread
- * exists) and read them from a signalfd polled by the socket thread; bind
+ * Signals: a self-pipe.  The handler only writes the signal number to the
+ * pipe; the socket thread polls the read end and does the work.  The signals
+ * are blocked while threads are created (so ours inherit the mask) and
+ * unblocked in the socket thread just before it runs; a thread that existed
+ * before main (sanitizer runtimes) may also take them, which is harmless.
+ * Start: bind
  * every socket and the HTTP port; drop privileges (--user); open the engine;
  * start workers and the control thread; run.  Stop: the socket thread drains,
  * then everything closes in reverse order and the process exits 0.
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "hm_engine.h"
@@ -25,6 +30,17 @@
 #include "hmd_http.h"
 #include "hmd_metrics.h"
 #include "hmd_server.h"
+
+static int s_sig_wr = -1;
+
+static void s_on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    ssize_t w = write(s_sig_wr, &c, 1); /* full pipe: a signal is pending anyway */
+    (void)w;
+    errno = saved;
+}
 
 static int s_drop_privileges(const char *user)
 {
@@ -72,10 +88,21 @@ int main(int argc, char **argv)
         goto leave;
     }
     hm_log_set_level(hm_log_parse_level(cfg->log_level));
-    if ((sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        rc = hm__seterr(HM_E_INTERNAL, "signalfd: %s", strerror(errno));
+    int pfd[2];
+    if (pipe2(pfd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        rc = hm__seterr(HM_E_INTERNAL, "pipe: %s", strerror(errno));
         goto fail;
     }
+    sigfd = pfd[0];
+    s_sig_wr = pfd[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if ((rc = hmd_metrics_new(&m)) != 0)
         goto fail;
     if ((rc = hmd_server_open(&srv, cfg, m, sigfd)) != 0)
@@ -96,7 +123,9 @@ int main(int argc, char **argv)
                 "metrics=%s curve=%s pid=%d", cfg->db, cfg->ingest, cfg->pipeline_in,
                 cfg->pipeline_out, cfg->feed, cfg->control, cfg->metrics,
                 cfg->curve_secret_file[0] ? "on" : "off", (int)getpid());
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = hmd_server_run(srv);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (rc == HM_E_TIMEOUT) {
         /* Bounded shutdown: whatever is still running is abandoned. */
         hmd_server_close(&srv);
@@ -116,8 +145,10 @@ leave:
     }
     hm_engine_close(&e);
     hmd_metrics_free(&m);
-    if (sigfd >= 0)
+    if (sigfd >= 0) {
         close(sigfd);
+        close(s_sig_wr);
+    }
     hmd_config_cleanup();
     free(cfg);
     if (rc == 0 && !exit_now)

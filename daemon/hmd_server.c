@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -379,14 +378,14 @@ static void s_reload(hmd_server_t *s)
 
 static void s_signal(hmd_server_t *s)
 {
-    struct signalfd_siginfo si;
-    while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGHUP) {
+    unsigned char sig;
+    while (read(s->sigfd, &sig, 1) == 1) {
+        if (sig == SIGHUP) {
             s_reload(s);
         } else if (!s->draining) {
             s->draining = 1;
             s->deadline_ms = s_now_ms() + (uint64_t)s->cfg->shutdown_timeout * 1000u;
-            hm_log_info("shutdown", "signal=%u in_flight=%d", si.ssi_signo, s->in_flight);
+            hm_log_info("shutdown", "signal=%u in_flight=%d", (unsigned)sig, s->in_flight);
         }
     }
 }

@@ -20,8 +20,8 @@ typedef struct hmd_server hmd_server_t;
 
 /*
  * hmd_server_open - create the ZeroMQ context and bind every endpoint of cfg.
- * cfg and m are borrowed for the server's life; sigfd is a signalfd for
- * SIGTERM, SIGINT and SIGHUP (blocked in every thread).
+ * cfg and m are borrowed for the server's life; sigfd is the read end of
+ * the self-pipe: one byte per SIGTERM, SIGINT or SIGHUP (the signal number).
  * @return 0, HM_E_CONFIG (bad endpoint, control not on loopback without CURVE,
  *         unreadable keys), HM_E_IO (bind failed), HM_E_NOMEM.
  */

@@ -20,7 +20,7 @@ struct hmd_zap {
     size_t n_keys;
 };
 
-/* Z85 keys from a file, one a line; '#' starts a comment. */
+/* Z85 keys from a file, one a line; '#' at a line's start or after a blank starts a comment. */
 static int s_read_keys(const char *path, uint8_t (**keys)[32], size_t *n)
 {
     int rc = 0;
@@ -33,9 +33,13 @@ static int s_read_keys(const char *path, uint8_t (**keys)[32], size_t *n)
         return hm__seterr(HM_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        char *s = line, *h = strchr(s, '#');
-        if (h)
-            *h = '\0';
+        /* Z85 uses '#': a comment starts a line or follows whitespace. */
+        char *s = line;
+        for (char *h = s; *h; h++)
+            if (*h == '#' && (h == s || isspace((unsigned char)h[-1]))) {
+                *h = '\0';
+                break;
+            }
         while (isspace((unsigned char)*s))
             s++;
         size_t len = strlen(s);

@@ -20,7 +20,8 @@ typedef struct hmd_zap hmd_zap_t;
 /*
  * hmd_zap_open - read the server secret key (Z85, 40 characters, the first
  * non-comment line of secret_file) and the allow-list (Z85 public keys, one a
- * line, '#' comments), and bind the ZAP socket on zctx.
+ * line; '#' starts a comment at a line's start or after whitespace, since
+ * Z85 itself uses '#'), and bind the ZAP socket on zctx.
  * @return 0, HM_E_CONFIG (unreadable or malformed key files), HM_E_INTERNAL.
  */
 int hmd_zap_open(hmd_zap_t **out, void *zctx, const char *secret_file, const char *allow_file);
