@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "hm_decode.h"
 #include "hm_engine.h"
 #include "hm_error.h"
 #include "hm_log.h"
@@ -103,6 +104,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* libvips starts its own threads: do it now, while the signals are blocked. */
+    if ((rc = hm_decode_init()) != 0)
+        goto fail;
     if ((rc = hmd_metrics_new(&m)) != 0)
         goto fail;
     if ((rc = hmd_server_open(&srv, cfg, m, sigfd)) != 0)

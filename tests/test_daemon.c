@@ -598,6 +598,48 @@ START_TEST(python_client)
 }
 END_TEST
 
+/* Poll /metrics until it contains want (within ms); 1 when it did. */
+static int s_metrics_has(du_daemon_t *d, const char *want, long ms)
+{
+    static char buf[1 << 17];
+    long end = s_ms() + ms;
+    do {
+        if (du_http_get(d, "/metrics", buf, sizeof buf) == 200 && strstr(buf, want))
+            return 1;
+        usleep(50000);
+    } while (s_ms() < end);
+    return 0;
+}
+
+START_TEST(sighup_reload)
+{
+    du_daemon_t d;
+    char path[4300];
+    du_init(&d);
+    snprintf(path, sizeof path, "%s/hallmarkd.conf", d.tmp);
+    s_write(path, "# reloadable and not\nqueue = 50\nhwm = 100\n");
+    du_start(&d, (const char *const[]){ "--config", path, NULL });
+    ck_assert(s_metrics_has(&d, "hallmark_queue_capacity 50\n", 2000));
+    s_write(path, "queue = 20\nhwm = 200\nlog-level = debug\n");
+    kill(d.pid, SIGHUP);
+    ck_assert_msg(s_metrics_has(&d, "hallmark_queue_capacity 20\n", 2000), "queue not reloaded");
+    /* A broken file on reload keeps the running config. */
+    s_write(path, "queue = oops\n");
+    kill(d.pid, SIGHUP);
+    usleep(200000);
+    ck_assert(s_metrics_has(&d, "hallmark_queue_capacity 20\n", 0));
+    s_expect(&d, "s", "Acme", "STILL-SERVING", "unknown");
+    ck_assert_int_eq(du_stop(&d, SIGTERM, 10000), 0);
+    uint8_t *log = NULL;
+    size_t len = 0;
+    tu_read_file(d.log, &log, &len);
+    ck_assert_msg(memmem(log, len, "key=hwm status=ignored", 22) != NULL, "hwm change not reported");
+    ck_assert(memmem(log, len, "event=reload status=failed", 26) != NULL);
+    free(log);
+    du_cleanup(&d);
+}
+END_TEST
+
 /* Run hallmarkd to completion with args; its exit status and stderr. */
 static int s_run_cli(const char *args, char *out, size_t cap)
 {
@@ -658,6 +700,7 @@ Suite *hm_suite_daemon(void)
     tcase_add_test(tc, curve_control);
     tcase_add_test(tc, http_metrics);
     tcase_add_test(tc, python_client);
+    tcase_add_test(tc, sighup_reload);
     suite_add_tcase(s, tc);
     return s;
 }
