@@ -285,6 +285,8 @@ static void s_done(hmd_server_t *s)
     while (zmq_recv(s->done, &j, sizeof j, ZMQ_DONTWAIT) == (int)sizeof j) {
         s->in_flight--;
         s->in_flight_bytes -= zmq_msg_size(&j->image);
+        /* Counters first: a client that scrapes after its reply sees them. */
+        s_gauges(s);
         hmd_metrics_verdict(s->m, &j->verdict);
         if (j->reply) {
             s_reply(s, j->origin, &j->env, j->reply);
@@ -297,7 +299,6 @@ static void s_done(hmd_server_t *s)
                      (unsigned long long)j->verdict.total_us);
         hmd_job_free(j);
     }
-    s_gauges(s);
 }
 
 /* Control: check the frame count, then hand the command to the control thread. */
