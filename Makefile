@@ -53,6 +53,8 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+# The daemon's modules without main(), linked into the tests too.
+DAEMON_MOD := $(filter-out $(B)/daemon/hmd_main.o,$(DAEMON_OBJ))
 LIBA      := $(B)/libhallmark.a
 
 TEST_BIN  := $(B)/hm_tests
@@ -97,8 +99,8 @@ $(SUITES_INC): $(filter-out tests/test_main.c,$(TEST_SRC)) | $(DEPS_STAMP)
 $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
-$(TEST_BIN): $(TEST_OBJ) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LIBS)
+$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(LIBA) $(LIBS)
 
 $(DAEMON_BIN): $(DAEMON_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBA) $(LIBS)
