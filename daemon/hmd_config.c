@@ -217,7 +217,25 @@ void hmd_config_help(void *fp, const char *prog)
             fprintf(f, " (default: %s)", o->def);
         fputc('\n', f);
     }
+    fprintf(f, "  %-28s %s\n", "--dump-config", "print the effective configuration as a config file and exit");
     fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");
+}
+
+void hmd_config_dump(void *fp, const hmd_config_t *c)
+{
+    FILE *f = fp;
+    fprintf(f, "# hallmarkd configuration (`key = value`; flags override the file)\n");
+    for (size_t i = 0; i < S_NOPTS; i++) {
+        const s_opt_t *o = &s_opts[i];
+        if (strcmp(o->name, "config") == 0)
+            continue;
+        const char *p = (const char *)c + o->off;
+        fprintf(f, "\n# %s%s\n", o->help, o->reloadable ? " (reloaded on SIGHUP)" : "");
+        if (o->type == T_INT || o->type == T_BOOL)
+            fprintf(f, "%s = %d\n", o->name, *(const int *)(const void *)p);
+        else
+            fprintf(f, "%s = \"%s\"\n", o->name, p);
+    }
 }
 
 void hmd_config_cleanup(void)
@@ -258,7 +276,8 @@ static int s_build(hmd_config_t *c, const char *config_path)
 int hmd_config_load(hmd_config_t *c, int argc, char **argv, int *exit_now)
 {
     int rc = 0;
-    struct option *lo = calloc(S_NOPTS + 2, sizeof *lo);
+    struct option *lo = calloc(S_NOPTS + 3, sizeof *lo);
+    int dump = 0;
     *exit_now = 0;
     hmd_config_cleanup();
     s_flag_vals = calloc(S_NOPTS, sizeof *s_flag_vals);
@@ -267,6 +286,7 @@ int hmd_config_load(hmd_config_t *c, int argc, char **argv, int *exit_now)
     for (size_t i = 0; i < S_NOPTS; i++)
         lo[i] = (struct option){ s_opts[i].name, required_argument, NULL, (int)i + 256 };
     lo[S_NOPTS] = (struct option){ "help", no_argument, NULL, 'h' };
+    lo[S_NOPTS + 1] = (struct option){ "dump-config", no_argument, NULL, 'd' };
     optind = 1;
     opterr = 0;
     int ch;
@@ -275,6 +295,10 @@ int hmd_config_load(hmd_config_t *c, int argc, char **argv, int *exit_now)
             hmd_config_help(stdout, argv[0]);
             *exit_now = 1;
             goto leave;
+        }
+        if (ch == 'd') {
+            dump = 1;
+            continue;
         }
         if (ch == '?') {
             rc = hm__seterr(HM_E_CONFIG, "unknown option '%s' (see --help)",
@@ -297,6 +321,11 @@ int hmd_config_load(hmd_config_t *c, int argc, char **argv, int *exit_now)
     const char *path = s_flag_vals[cfg - s_opts];
     if ((rc = s_build(c, path)) != 0)
         goto leave;
+    if (dump) {
+        hmd_config_dump(stdout, c);
+        *exit_now = 1;
+        goto leave;
+    }
     if (!c->db[0])
         rc = hm__seterr(HM_E_CONFIG, "--db DIR is required (see --help)");
 leave:

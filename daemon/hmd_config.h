@@ -51,7 +51,8 @@ void hmd_config_defaults(hmd_config_t *c);
 
 /*
  * hmd_config_load - defaults, then the --config file (if given), then the
- * flags of argv.  On --help prints the help and sets *exit_now = 1.
+ * flags of argv.  On --help (or --dump-config) prints the help (or the
+ * effective configuration) and sets *exit_now = 1.
  * @return 0, HM_E_CONFIG (the message, with file and line, in hm_last_error()).
  * argv is not modified.  The flags are remembered in c-independent static
  * storage so hmd_config_reload() can re-apply them over a re-read file.
@@ -71,6 +72,9 @@ int hmd_config_parse_file(hmd_config_t *c, const char *path);
 
 /* Write the --help text (generated from the table) to f (a FILE *). */
 void hmd_config_help(void *f, const char *prog);
+
+/* Write c as a config file (every key, with its help as a comment) to f. */
+void hmd_config_dump(void *f, const hmd_config_t *c);
 
 /* Release what hmd_config_load() remembered (flags). */
 void hmd_config_cleanup(void);

@@ -672,6 +672,13 @@ START_TEST(config_errors)
     ck_assert_msg(strstr(out, "--db"), "no mention of --db: %s", out);
     snprintf(args, sizeof args, "--db %s --control tcp://0.0.0.0:1", tmp);
     ck_assert_int_eq(s_run_cli(args, out, sizeof out), 1);
+    /* --dump-config prints a config file that reads back to the same values. */
+    snprintf(args, sizeof args, "--db %s --queue 33 --dump-config > %s", tmp, path);
+    ck_assert_int_eq(s_run_cli(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "--config %s --dump-config", path);
+    ck_assert_int_eq(s_run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "queue = 33\n"));
+    ck_assert_ptr_nonnull(strstr(out, "strike-limit = 3\n"));
     ck_assert_int_eq(s_run_cli("--help", out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--strike-limit"));
     ck_assert_ptr_nonnull(strstr(out, "--curve-allow"));
