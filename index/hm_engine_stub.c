@@ -4,8 +4,9 @@
  * the hm_fp context functions of lib/hm_fp.c, so that hallmarkd can be built
  * and tested before the real engine lands.  DELETE THIS FILE ON MERGE.
  *
- * "Fingerprint" = the first HM_STUB_KEY bytes of the image.  An image matches
- * a reference when those bytes are equal.  Special prefixes (for tests):
+ * "Fingerprint" = a 64-bit hash of the image bytes: an image matches a
+ * reference with exactly the same bytes.  Scoring costs about 1 ms per 32 KiB
+ * (like a real decode, so big images make load).  For tests:
  *   "SLOW<ms>:"  sleep that many milliseconds before answering;
  *   "BAD"        an undecodable image (HM_E_DECODE).
  * State is kept in memory and rewritten to DIR/stub.db on every change, so a
@@ -68,12 +69,17 @@ static void *s_grow(void *p, size_t *cap, size_t n, size_t sz)
     return q;
 }
 
+/* The stub's "fingerprint": FNV-1a 64 of every byte (identical bytes match). */
 static s_key_t s_key_of(const void *img, size_t len)
 {
     s_key_t k;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *p = img;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
     memset(&k, 0, sizeof k);
-    k.n = len < HM_STUB_KEY ? len : HM_STUB_KEY;
-    memcpy(k.b, img, k.n);
+    k.n = 8;
+    memcpy(k.b, &h, 8);
     return k;
 }
 
@@ -387,6 +393,8 @@ int hm_engine_score(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t le
         if (ms > 0 && ms < 10000)
             usleep((useconds_t)ms * 1000u);
     }
+    if (len >= 32768)
+        usleep((useconds_t)(len / 32768) * 1000u);
     uint64_t t1 = s_now_us();
     s_key_t k = s_key_of(img, len);
     pthread_mutex_lock(&e->mu);

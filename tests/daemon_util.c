@@ -276,6 +276,54 @@ const char *du_error_code(json_t *v)
     return s ? s : "";
 }
 
+static void *s_pics[256];
+static size_t s_pic_lens[256];
+
+static void s_make_pic(int n)
+{
+    enum { W = 128, B = 16 };
+    uint8_t *rgb = malloc(W * W * 3);
+    uint64_t st = 0x1234567ULL + (uint64_t)n * 7919;
+    uint8_t blocks[8][8][3];
+    for (int by = 0; by < 8; by++)
+        for (int bx = 0; bx < 8; bx++)
+            for (int c = 0; c < 3; c++)
+                blocks[by][bx][c] = (uint8_t)(tu_rand(&st) >> 56);
+    for (int y = 0; y < W; y++)
+        for (int x = 0; x < W; x++)
+            memcpy(rgb + (y * W + x) * 3, blocks[y / B][x / B], 3);
+    ck_assert(tu_encode(rgb, W, W, ".png", &s_pics[n], &s_pic_lens[n]) == 0);
+    free(rgb);
+}
+
+const void *du_pic(int n)
+{
+    ck_assert(n >= 0 && n < 256);
+    if (!s_pics[n])
+        s_make_pic(n);
+    return s_pics[n];
+}
+
+size_t du_pic_len(int n)
+{
+    du_pic(n);
+    return s_pic_lens[n];
+}
+
+void *du_big_pic(int seed, int w, int h, size_t *len)
+{
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    uint64_t st = 0xabcdefULL + (uint64_t)seed;
+    for (size_t i = 0; i < (size_t)w * h * 3; i += 8) {
+        uint64_t r = tu_rand(&st);
+        memcpy(rgb + i, &r, (size_t)w * h * 3 - i < 8 ? (size_t)w * h * 3 - i : 8);
+    }
+    void *out = NULL;
+    ck_assert(tu_encode(rgb, w, h, ".png", &out, len) == 0);
+    free(rgb);
+    return out;
+}
+
 int du_http_get(du_daemon_t *d, const char *path, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

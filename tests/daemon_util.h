@@ -59,6 +59,14 @@ json_t *du_control(du_daemon_t *d, const char *cmd, const void *data, size_t len
 const char *du_decision(json_t *v);
 /* The error code of a verdict or control reply ("" when absent). */
 const char *du_error_code(json_t *v);
+/* Test image n (0..255): a 128x128 PNG of random 8x8 blocks, distinct per n
+ * for any engine; cached, owned by the helper. */
+const void *du_pic(int n);
+size_t du_pic_len(int n);
+#define PIC(n) du_pic(n), du_pic_len(n)
+/* A big w x h noise PNG (costly to decode); the caller g_free()s it. */
+void *du_big_pic(int seed, int w, int h, size_t *len);
+
 /* An HTTP GET on the metrics port: status code, body into buf. */
 int du_http_get(du_daemon_t *d, const char *path, char *buf, size_t cap);
 
