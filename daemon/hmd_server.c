@@ -18,6 +18,9 @@
 #include "hmd_work.h"
 #include "hmd_zap.h"
 
+/* Control commands queued for the control thread (each may hold an image). */
+#define HMD_CONTROL_PENDING_MAX 64
+
 enum { P_SIG, P_INGEST, P_PIPE_IN, P_CONTROL, P_DONE, P_CTL_PAIR, P_ZAP, P_COUNT };
 
 struct hmd_server {
@@ -311,6 +314,9 @@ static void s_control_in(hmd_server_t *s, hmd_frames_t *fr)
         err = "expected 1 or 2 frames (JSON command, optional data)";
     else if (s->draining) {
         err = "shutting down";
+        code = HM_E_BUSY;
+    } else if (s->ctl_pending >= HMD_CONTROL_PENDING_MAX) {
+        err = "too many control commands in flight";
         code = HM_E_BUSY;
     }
     if (err) {
