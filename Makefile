@@ -62,24 +62,29 @@ INDEX_CXX_SRC := $(sort $(wildcard index/*.cpp))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 BENCH_SRC := bench/bench_fp.c $(wildcard bench/bench_search.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o) $(INDEX_CXX_SRC:%.cpp=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+# The daemon's modules without main(), linked into the tests too.
+DAEMON_MOD := $(filter-out $(B)/daemon/hmd_main.o,$(DAEMON_OBJ))
 LIBA      := $(B)/libhallmark.a
 
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
 BENCH_SEARCH_BIN := $(B)/bench_search
 CLI_BIN   := $(B)/hallmark
-INSTALL_BINS = $(B)/hallmark $(B)/hallmarkd
+DAEMON_BIN := $(B)/hallmarkd
+INSTALL_BINS = $(CLI_BIN) $(DAEMON_BIN)
 
 .PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(CLI_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(CLI_BIN) $(DAEMON_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -123,12 +128,15 @@ $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
 # -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal.
-$(TEST_BIN): $(TEST_OBJ) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LIBS) -lutil
+$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(LIBA) $(LIBS) -lutil
 
 $(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
 $(B)/tools/%.o: ALL_CFLAGS += -Itools
+
+$(DAEMON_BIN): $(DAEMON_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBA) $(LIBS)
 
 $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
@@ -160,7 +168,7 @@ else
   TEST_FUZZ := $(TEST_FUZZ_SECONDS)
 endif
 # The CLI and daemon suites run the built binaries; HM_BIN_DIR tells them where.
-test: $(TEST_BIN) $(CLI_BIN)
+test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN)
 	@echo "== unit, conformance and integration tests ($(B))"
 	@HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
@@ -216,4 +224,5 @@ clean:
 distclean: clean
 	rm -rf .deps var
 
--include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(B)/bench/bench_fp.d $(B)/bench/bench_search.d
+-include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d

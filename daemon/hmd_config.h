@@ -1,0 +1,82 @@
+/*
+ * hmd_config.h - hallmarkd's configuration: one table (name, type, default,
+ * bounds, help, reloadable) drives the config file, the command-line flags
+ * and --help (STYLE habit 14).
+ *
+ * Precedence: built-in default < config file < command-line flag.  A config
+ * file holds `key = value` lines; '#' starts a comment (at the start of a line
+ * or after whitespace); keys are the flag names without "--" (dashes or
+ * underscores); values may be double-quoted.  Unknown keys, bad values and
+ * out-of-bounds numbers are errors that name the file and the line.
+ *
+ * Thread safety: a config is plain data; the daemon keeps one live copy owned
+ * by the socket thread and hands copies of what other threads need.
+ */
+#ifndef HMD_CONFIG_H
+#define HMD_CONFIG_H
+
+#include <stddef.h>
+
+#define HMD_STR_MAX 1024
+
+typedef struct hmd_config {
+    char db[HMD_STR_MAX];            /* database directory (required) */
+    char config[HMD_STR_MAX];        /* the config file, "" for none */
+    int workers;                     /* worker threads; 0 = number of cores */
+    char ingest[HMD_STR_MAX];        /* ROUTER endpoint */
+    char pipeline_in[HMD_STR_MAX];   /* PULL endpoint */
+    char pipeline_out[HMD_STR_MAX];  /* PUSH endpoint */
+    char feed[HMD_STR_MAX];          /* PUB endpoint */
+    char control[HMD_STR_MAX];       /* control ROUTER endpoint */
+    char metrics[HMD_STR_MAX];       /* HOST:PORT of /metrics, or "off" */
+    int queue;                       /* max requests in flight */
+    int queue_mib;                   /* max image bytes in flight, MiB */
+    int max_image;                   /* image frame limit in bytes (decode limit) */
+    int max_header;                  /* header frame limit in bytes */
+    int hwm;                         /* ZeroMQ high-water mark, every socket */
+    int strike_limit;                /* strikes that block a seller */
+    int record_strikes;              /* 1: counterfeit verdicts add strikes */
+    char log_level[16];              /* error|warn|info|debug */
+    char thresholds[HMD_STR_MAX];    /* thresholds JSON, "" for built-in */
+    char curve_secret_file[HMD_STR_MAX]; /* server secret key (Z85), "" = no CURVE */
+    char curve_allow[HMD_STR_MAX];   /* allowed client public keys (Z85 per line) */
+    int control_public;              /* 1: allow plaintext control off loopback */
+    char user[HMD_STR_MAX];          /* drop privileges to this user after binding */
+    int shutdown_timeout;            /* seconds to finish in-flight work on SIGTERM */
+    int nosync;                      /* relaxed database durability */
+} hmd_config_t;
+
+/* Fill c with the built-in defaults. */
+void hmd_config_defaults(hmd_config_t *c);
+
+/*
+ * hmd_config_load - defaults, then the --config file (if given), then the
+ * flags of argv.  On --help (or --dump-config) prints the help (or the
+ * effective configuration) and sets *exit_now = 1.
+ * @return 0, HM_E_CONFIG (the message, with file and line, in hm_last_error()).
+ * argv is not modified.  The flags are remembered in c-independent static
+ * storage so hmd_config_reload() can re-apply them over a re-read file.
+ */
+int hmd_config_load(hmd_config_t *c, int argc, char **argv, int *exit_now);
+
+/*
+ * hmd_config_reload - re-read the config file and the remembered flags into
+ * a fresh config, then copy its reloadable keys into live; keys that changed
+ * but are not reloadable are logged and ignored.
+ * @return 0, HM_E_CONFIG (live is unchanged).
+ */
+int hmd_config_reload(hmd_config_t *live);
+
+/* Parse one config file into c (for tests and reload).  @return 0, HM_E_CONFIG. */
+int hmd_config_parse_file(hmd_config_t *c, const char *path);
+
+/* Write the --help text (generated from the table) to f (a FILE *). */
+void hmd_config_help(void *f, const char *prog);
+
+/* Write c as a config file (every key, with its help as a comment) to f. */
+void hmd_config_dump(void *f, const hmd_config_t *c);
+
+/* Release what hmd_config_load() remembered (flags). */
+void hmd_config_cleanup(void);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * hmd_control.h - the control thread: administration commands from the
+ * control ROUTER (add, remove, relabel, authorize, deauthorize, feedback,
+ * stats, snapshot, reload; docs/PROTOCOL.md).
+ *
+ * The socket thread owns the ROUTER and forwards each command over an inproc
+ * PAIR: frame 0 holds one byte, the number of envelope frames that follow;
+ * then the envelope, the JSON command and an optional data frame.  The
+ * control thread answers with the envelope and one JSON reply frame.  A
+ * zero-length single frame asks the thread to stop.  Commands run one at a
+ * time, on their own thread, so a slow `add` never stalls scoring.
+ */
+#ifndef HMD_CONTROL_H
+#define HMD_CONTROL_H
+
+#include "hm_engine.h"
+
+#define HMD_CONTROL_ENDPOINT "inproc://hmd-control"
+
+typedef struct hmd_control hmd_control_t;
+
+/*
+ * hmd_control_start - connect a PAIR to HMD_CONTROL_ENDPOINT (bound by the
+ * socket thread) and serve commands against e.
+ * @return 0, HM_E_NOMEM, HM_E_INTERNAL.
+ */
+int hmd_control_start(hmd_control_t **out, void *zctx, hm_engine_t *e,
+                      const hm_decode_limits_t *lim);
+/* Wait for the thread (the socket thread has sent the stop frame).  NULL-safe. */
+void hmd_control_join(hmd_control_t **self_p);
+
+/* {"ok":false,"error":{"code","message"}} (plus request_id when given), as
+ * compact text the caller frees; NULL on out of memory. */
+char *hmd_control_error_text(int rc, const char *msg, const char *request_id);
+
+#endif
