@@ -172,6 +172,15 @@ test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN)
 	@echo "== unit, conformance and integration tests ($(B))"
 	@HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
+# The main job: hallmarkd in the foreground on ./var/db, loaded with the demo
+# bank on first start.  `make demo` sends the demo queries to a daemon it
+# starts and stops.
+run: $(CLI_BIN) $(DAEMON_BIN)
+	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh run $(CURDIR)/var/db
+
+demo: $(CLI_BIN) $(DAEMON_BIN)
+	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh demo $(CURDIR)/var/db
+
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
 
@@ -201,7 +210,12 @@ install: all $(LIBSO)
 	install -m 0644 $(INSTALL_HEADERS) $(DESTDIR)$(PREFIX)/include/hallmark/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' tools/hallmark.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hallmark.pc
-	$(INSTALL_EXTRA)
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hallmark $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	           $(DESTDIR)$(PREFIX)/share/hallmark
+	install -m 0644 docs/hallmarkd.conf.example $(DESTDIR)$(PREFIX)/share/hallmark/hallmarkd.conf.example
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hallmark/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/hallmarkd.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/hallmarkd.service
 
 # Fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` builds every target in
 # tests/fuzz/ with clang + ASan + UBSan and runs each for N seconds on seed
