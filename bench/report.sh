@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/report.sh - run every benchmark and write the report.
+#
+#   bench/report.sh [--quick] OUTDIR      (B=build by default: the binaries' folder)
+#
+# Writes OUTDIR/REPORT.md, OUTDIR/results.json and the PNG plots; the raw
+# inputs of the plots and tables stay in OUTDIR/data/.  `make bench` runs it
+# into bench/report/ (committed), `make bench-quick` into build/report-quick/.
+set -euo pipefail
+
+quick=""
+if [ "${1:-}" = "--quick" ]; then quick="--quick"; shift; fi
+out=${1:?usage: bench/report.sh [--quick] OUTDIR}
+B=${B:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export HM_SHARED=${HM_SHARED:-$(cd "$top/.." && pwd)/shared}
+if [ ! -d "$HM_SHARED/datasets/grocery" ]; then
+  echo "report: $HM_SHARED/datasets/grocery is missing (set HM_SHARED)" >&2
+  exit 1
+fi
+mkdir -p "$out/data"
+t0=$(date +%s)
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cores=$(nproc)
+commit=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- lib index bench Makefile 2>/dev/null || commit="$commit (+ uncommitted changes)"
+when=$(date -u +%Y-%m-%dT%H:%MZ)
+if [ -n "$quick" ]; then reps=5; mode="quick"; else reps=15; mode="full"; fi
+
+echo "report: speed (bench_fp $quick)" >&2
+"$B/bench_fp" $quick --json "$out/data/speed.json" --dat "$out/data/threads.dat" > "$out/data/speed.md"
+
+echo "report: accuracy (bench_accuracy $quick)" >&2
+"$B/bench_accuracy" $quick --out "$out/data" --peer "$B/peer_opencv" > "$out/data/accuracy.txt"
+
+# ---- plots (gnuplot, PNG) ----------------------------------------------------
+d="$out/data"
+sigs_plot="pdq pdq_dih pdq_dih_trim phash_trim dhash_trim desc opencv_phash fused_default fused_calibrated"
+cols=""
+header=$(head -1 "$d/recall.dat")
+for s in $sigs_plot; do
+  i=1
+  for h in $header; do
+    [ "$h" = "$s" ] && cols="$cols $i"
+    i=$((i + 1))
+  done
+done
+{
+  echo "set terminal pngcairo size 1400,560 font 'DejaVu Sans,10'"
+  echo "set output '$out/recall_by_family.png'"
+  echo "set title 'Recall at precision 0.999 per transform family and signal'"
+  echo "set style data histogram; set style histogram clustered gap 1; set style fill solid 0.9 border -1"
+  echo "set boxwidth 0.9; set yrange [0:1.05]; set ylabel 'recall'; set grid ytics"
+  echo "set xtics rotate by -30 nomirror; set key outside right top vertical"
+  echo -n "plot "
+  first=1
+  for c in $cols; do
+    [ $first = 1 ] || echo -n ", "
+    echo -n "'$d/recall.dat' using $c:xtic(1) title columnhead"
+    first=0
+  done
+  echo
+} > "$d/recall.gp"
+gnuplot "$d/recall.gp"
+
+{
+  echo "set terminal pngcairo size 900,650 font 'DejaVu Sans,10'"
+  echo "set output '$out/pr_curves.png'"
+  echo "set title 'Precision / recall (one prediction per query, ties as blocks)'"
+  echo "set xlabel 'recall'; set ylabel 'precision'; set xrange [0:1]; set yrange [0.5:1.005]"
+  echo "set grid; set key bottom left"
+  echo "set arrow from 0,0.999 to 1,0.999 nohead dt 2 lc rgb 'gray'"
+  echo -n "plot "
+  first=1
+  for s in $sigs_plot; do
+    [ -f "$d/pr_$s.dat" ] || continue
+    [ $first = 1 ] || echo -n ", "
+    echo -n "'$d/pr_$s.dat' using 1:2 with lines lw 2 title '$s'"
+    first=0
+  done
+  echo
+} > "$d/pr.gp"
+gnuplot "$d/pr.gp"
+
+{
+  echo "set terminal pngcairo size 700,450 font 'DejaVu Sans,10'"
+  echo "set output '$out/throughput_threads.png'"
+  echo "set title 'Whole fingerprint throughput against threads ($cores cores)'"
+  echo "set xlabel 'threads'; set ylabel 'images/s'; set grid; set yrange [0:*]; set xtics 1"
+  echo "plot '$d/threads.dat' using 1:2 with linespoints lw 2 pt 7 title 'hm\\_fp\\_compute, grocery photos'"
+} > "$d/threads.gp"
+gnuplot "$d/threads.gp"
+
+# ---- REPORT.md ---------------------------------------------------------------
+t1=$(date +%s)
+{
+  echo "# hallmark benchmark report"
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| run | $mode (\`make bench$( [ -n "$quick" ] && echo -quick)\`), $((t1 - t0)) s |"
+  echo "| CPU | $cpu |"
+  echo "| cores | $cores |"
+  echo "| commit | $commit |"
+  echo "| date | $when |"
+  echo "| repetitions | stage timings: median of $reps (x4 for the two single images) passes per image; throughput: one pass per thread count; accuracy: one deterministic pass |"
+  echo
+  echo "Times were taken on a shared machine: absolute times are noisy (other jobs run on"
+  echo "the same cores). The ratios within one run are the figures to compare."
+  echo
+  echo "Search speed against index size (10k .. 10M references, beside FAISS"
+  echo "IndexBinaryFlat) is \`make bench-search\` (bench/bench_search.c) and is not yet part"
+  echo "of this report; nor are the daemon's latency against offered load and the CLI's"
+  echo "throughput (the daemon and CLI are not on this branch)."
+  echo
+  cat "$d/accuracy.md"
+  echo "![recall per family](recall_by_family.png)"
+  echo
+  echo "![precision/recall](pr_curves.png)"
+  echo
+  echo "## Fingerprint speed per stage"
+  echo
+  echo "From \`bench_fp\`: median milliseconds per image, single thread. \`tj 1/8\` is raw"
+  echo "libjpeg-turbo decoding the same bytes at 1/8 DCT scale (the floor); \`w/tj\` is the whole"
+  echo "fingerprint (decode + PDQ with 8 dihedral variants + pHash + dHash + trim + descriptor)"
+  echo "over that floor."
+  echo
+  sed -n '1p' "$d/speed.md"
+  echo
+  sed -n '2,/^$/p' "$d/speed.md"
+  echo "![throughput against threads](throughput_threads.png)"
+  echo
+  sed -n '/^| threads/,$p' "$d/speed.md"
+} > "$out/REPORT.md"
+
+# ---- results.json ------------------------------------------------------------
+{
+  printf '{"meta":{"mode":"%s","cpu":"%s","cores":%s,"commit":"%s","date":"%s","repetitions":%s,"seconds":%s},\n' \
+    "$mode" "$cpu" "$cores" "$commit" "$when" "$reps" "$((t1 - t0))"
+  printf '"speed":'
+  cat "$d/speed.json"
+  printf ',"accuracy":'
+  cat "$d/accuracy.json"
+  printf '}\n'
+} > "$out/results.json"
+if command -v python3 >/dev/null; then
+  python3 -m json.tool "$out/results.json" >/dev/null || { echo "report: results.json is not valid JSON" >&2; exit 1; }
+fi
+echo "report: $out/REPORT.md written in $((t1 - t0)) s" >&2
