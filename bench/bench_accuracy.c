@@ -41,6 +41,7 @@
 #include "hm_engine.h"
 #include "hm_error.h"
 #include "hm_fp.h"
+#include "hm_hindex.h"
 #include "hm_matcher.h"
 #include "hm_sha.h"
 
@@ -623,7 +624,14 @@ int main(int argc, char **argv)
     s_eval_signal(r, S_FUSED_DEFAULT, &res[S_FUSED_DEFAULT]);
     /* Calibrated: each signal's precision-0.999 threshold, as the engine
      * searches it (PDQ with dihedral variants and trim; pHash/dHash with trim). */
+    /* PDQ is clamped to the widest radius the engine's hash index searches
+     * (a wider threshold would make every PDQ range query fail). */
+    int pdq_clamped = 0;
     if (!isinf(res[S_PDQ_DIH_TRIM].m.thr_at_p)) cal.pdq = (int)(-res[S_PDQ_DIH_TRIM].m.thr_at_p + .5);
+    if (cal.pdq > HM_HINDEX_MAX_RADIUS) {
+        cal.pdq = HM_HINDEX_MAX_RADIUS;
+        pdq_clamped = 1;
+    }
     cal.allow_pdq = cal.pdq;
     cal.phash = isinf(res[S_PHASH_TRIM].m.thr_at_p) ? -1 : (int)(-res[S_PHASH_TRIM].m.thr_at_p + .5);
     cal.dhash = isinf(res[S_DHASH_TRIM].m.thr_at_p) ? -1 : (int)(-res[S_DHASH_TRIM].m.thr_at_p + .5);
@@ -779,6 +787,10 @@ int main(int argc, char **argv)
                 k ? "calibrated" : "default", t->pdq, t->phash, t->dhash, (double)t->desc,
                 dec_p[k], dec_r[k]);
     }
+    if (pdq_clamped)
+        fprintf(md, "The calibrated PDQ threshold is clamped to %d, the widest radius the engine's "
+                    "hash index searches (HM_HINDEX_MAX_RADIUS); the signal alone allows more.\n\n",
+                HM_HINDEX_MAX_RADIUS);
     fprintf(md, "Three weakest families for `%s`: **%s** (%.3f), **%s** (%.3f), **%s** (%.3f).\n\n",
             s_sig_name[fused], hmb_family_name(weak[0]), res[fused].fam_recall[weak[0]],
             hmb_family_name(weak[1]), res[fused].fam_recall[weak[1]], hmb_family_name(weak[2]),
