@@ -6,7 +6,8 @@
  *   bench_accuracy [--quick] [--queries N] [--seed S] [--threads N]
  *                  [--out DIR] [--peer PATH] [--e2e N] [--dataset DIR] [--dump N]
  *
- * --dump N writes the first N queries into DIR as JPEG files (to look at).
+ * --dump N writes the first N queries into DIR as JPEG files (to look at);
+ * --preds FILE writes every query's spec and per-signal prediction.
  *
  * Each signal alone is evaluated by exhaustive nearest-reference search over
  * the fingerprints (so index shortcuts cannot hide a signal's weakness):
@@ -559,7 +560,7 @@ int main(int argc, char **argv)
 {
     int dump = 0, quick = 0, nq = 12000, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), e2e = 1000;
     uint64_t seed = 20261129;
-    const char *out_dir = "bench/report", *peer = NULL, *dataset = NULL;
+    const char *out_dir = "bench/report", *peer = NULL, *dataset = NULL, *preds_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) { quick = 1; nq = 1500; e2e = 300; }
         else if (!strcmp(argv[i], "--queries") && i + 1 < argc) nq = atoi(argv[++i]);
@@ -570,6 +571,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--e2e") && i + 1 < argc) e2e = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i];
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--preds") && i + 1 < argc) preds_path = argv[++i];
         else { s_usage(); return 2; }
     }
     (void)quick; /* only changes the defaults above */
@@ -815,6 +817,18 @@ int main(int argc, char **argv)
     if (system(cmd)) {}
 
     /* 6. outputs */
+    if (preds_path) { /* per query: spec, then best reference and score per signal */
+        FILE *pf = fopen(preds_path, "w");
+        for (int q = 0; pf && q < r->nq; q++) {
+            const hmb_spec_t *sp = &r->set.specs[q];
+            fprintf(pf, "%d %s %d %d %d", q, hmb_family_name(sp->family), sp->level, sp->positive,
+                    sp->src);
+            for (int s = 0; s < S_COUNT; s++)
+                fprintf(pf, " %d:%.4f", r->pred[s][q].best, r->pred[s][q].score);
+            fprintf(pf, "\n");
+        }
+        if (pf) fclose(pf);
+    }
     double *fpms = malloc((size_t)r->nq * sizeof *fpms);
     int nfp = 0;
     for (int q = 0; q < r->nq; q++)
