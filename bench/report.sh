@@ -2,6 +2,8 @@
 # bench/report.sh - run every benchmark and write the report.
 #
 #   bench/report.sh [--quick] OUTDIR      (B=build by default: the binaries' folder)
+#   bench/report.sh --replot OUTDIR       redraw plots, REPORT.md and results.json
+#                                         from OUTDIR/data (no benchmark runs)
 #
 # Writes OUTDIR/REPORT.md, OUTDIR/results.json and the PNG plots; the raw
 # inputs of the plots and tables stay in OUTDIR/data/.  `make bench` runs it
@@ -9,7 +11,9 @@
 set -euo pipefail
 
 quick=""
+replot=""
 if [ "${1:-}" = "--quick" ]; then quick="--quick"; shift; fi
+if [ "${1:-}" = "--replot" ]; then replot=1; shift; fi
 out=${1:?usage: bench/report.sh [--quick] OUTDIR}
 B=${B:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,18 +26,27 @@ fi
 mkdir -p "$out/data"
 t0=$(date +%s)
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-cores=$(nproc)
-commit=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- lib index bench Makefile 2>/dev/null || commit="$commit (+ uncommitted changes)"
-when=$(date -u +%Y-%m-%dT%H:%MZ)
-if [ -n "$quick" ]; then reps=5; mode="quick"; else reps=15; mode="full"; fi
+if [ -z "$replot" ]; then
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  cores=$(nproc)
+  commit=$(git rev-parse --short HEAD)
+  git diff --quiet HEAD -- lib index bench Makefile 2>/dev/null || commit="$commit (+ uncommitted changes)"
+  when=$(date -u +%Y-%m-%dT%H:%MZ)
+  if [ -n "$quick" ]; then reps=5; mode="quick"; else reps=15; mode="full"; fi
 
-echo "report: speed (bench_fp $quick)" >&2
-"$B/bench_fp" $quick --json "$out/data/speed.json" --dat "$out/data/threads.dat" > "$out/data/speed.md"
+  echo "report: speed (bench_fp $quick)" >&2
+  "$B/bench_fp" $quick --json "$out/data/speed.json" --dat "$out/data/threads.dat" > "$out/data/speed.md"
 
-echo "report: accuracy (bench_accuracy $quick)" >&2
-"$B/bench_accuracy" $quick --out "$out/data" --peer "$B/peer_opencv" > "$out/data/accuracy.txt"
+  echo "report: accuracy (bench_accuracy $quick)" >&2
+  "$B/bench_accuracy" $quick --out "$out/data" --peer "$B/peer_opencv" > "$out/data/accuracy.txt"
+  elapsed=$(( $(date +%s) - t0 ))
+  # what the run was, for --replot
+  printf 'cpu=%q\ncores=%q\ncommit=%q\nwhen=%q\nreps=%q\nmode=%q\nelapsed=%q\n' \
+    "$cpu" "$cores" "$commit" "$when" "$reps" "$mode" "$elapsed" > "$out/data/meta.sh"
+else
+  # shellcheck disable=SC1091
+  . "$out/data/meta.sh"
+fi
 
 # ---- plots (gnuplot, PNG) ----------------------------------------------------
 d="$out/data"
@@ -48,7 +61,10 @@ for s in $sigs_plot; do
   done
 done
 {
-  echo "set terminal pngcairo size 1400,560 font 'DejaVu Sans,10'"
+  echo "set terminal pngcairo size 1400,560 font 'DejaVu Sans,10' noenhanced"
+  echo "set linetype 1 lc rgb '#9e9e9e'; set linetype 2 lc rgb '#4e79a7'; set linetype 3 lc rgb '#1f3f80'"
+  echo "set linetype 4 lc rgb '#f28e2b'; set linetype 5 lc rgb '#edc948'; set linetype 6 lc rgb '#59a14f'"
+  echo "set linetype 7 lc rgb '#e15759'; set linetype 8 lc rgb '#b07aa1'; set linetype 9 lc rgb '#000000'"
   echo "set output '$out/recall_by_family.png'"
   echo "set title 'Recall at precision 0.999 per transform family and signal'"
   echo "set style data histogram; set style histogram clustered gap 1; set style fill solid 0.9 border -1"
@@ -66,7 +82,10 @@ done
 gnuplot "$d/recall.gp"
 
 {
-  echo "set terminal pngcairo size 900,650 font 'DejaVu Sans,10'"
+  echo "set terminal pngcairo size 900,650 font 'DejaVu Sans,10' noenhanced"
+  echo "set linetype 1 lc rgb '#9e9e9e'; set linetype 2 lc rgb '#4e79a7'; set linetype 3 lc rgb '#1f3f80'"
+  echo "set linetype 4 lc rgb '#f28e2b'; set linetype 5 lc rgb '#edc948'; set linetype 6 lc rgb '#59a14f'"
+  echo "set linetype 7 lc rgb '#e15759'; set linetype 8 lc rgb '#b07aa1'; set linetype 9 lc rgb '#000000'"
   echo "set output '$out/pr_curves.png'"
   echo "set title 'Precision / recall (one prediction per query, ties as blocks)'"
   echo "set xlabel 'recall'; set ylabel 'precision'; set xrange [0:1]; set yrange [0.5:1.005]"
@@ -77,7 +96,7 @@ gnuplot "$d/recall.gp"
   for s in $sigs_plot; do
     [ -f "$d/pr_$s.dat" ] || continue
     [ $first = 1 ] || echo -n ", "
-    echo -n "'$d/pr_$s.dat' using 1:2 with lines lw 2 title '$s'"
+    echo -n "'$d/pr_$s.dat' using 1:2 with lines lw 2 dt $( [ "${s#fused}" != "$s" ] && echo 1 || echo 1) title '$s'"
     first=0
   done
   echo
@@ -85,22 +104,21 @@ gnuplot "$d/recall.gp"
 gnuplot "$d/pr.gp"
 
 {
-  echo "set terminal pngcairo size 700,450 font 'DejaVu Sans,10'"
+  echo "set terminal pngcairo size 700,450 font 'DejaVu Sans,10' noenhanced"
   echo "set output '$out/throughput_threads.png'"
   echo "set title 'Whole fingerprint throughput against threads ($cores cores)'"
   echo "set xlabel 'threads'; set ylabel 'images/s'; set grid; set yrange [0:*]; set xtics 1"
-  echo "plot '$d/threads.dat' using 1:2 with linespoints lw 2 pt 7 title 'hm\\_fp\\_compute, grocery photos'"
+  echo "plot '$d/threads.dat' using 1:2 with linespoints lw 2 pt 7 title 'hm_fp_compute, grocery photos'"
 } > "$d/threads.gp"
 gnuplot "$d/threads.gp"
 
 # ---- REPORT.md ---------------------------------------------------------------
-t1=$(date +%s)
 {
   echo "# hallmark benchmark report"
   echo
   echo "| | |"
   echo "|---|---|"
-  echo "| run | $mode (\`make bench$( [ -n "$quick" ] && echo -quick)\`), $((t1 - t0)) s |"
+  echo "| run | $mode (\`make bench$( [ "$mode" = quick ] && echo -quick)\`), $elapsed s |"
   echo "| CPU | $cpu |"
   echo "| cores | $cores |"
   echo "| commit | $commit |"
@@ -109,6 +127,10 @@ t1=$(date +%s)
   echo
   echo "Times were taken on a shared machine: absolute times are noisy (other jobs run on"
   echo "the same cores). The ratios within one run are the figures to compare."
+  echo
+  echo "The thresholds this run calibrates are in data/thresholds.json; index/hm_matcher.c's"
+  echo "hm_thresholds_default holds the values adopted from it (the \"built-in\" rows below"
+  echo "name the defaults the run was made with)."
   echo
   echo "Search speed against index size (10k .. 10M references, beside FAISS"
   echo "IndexBinaryFlat) is \`make bench-search\` (bench/bench_search.c) and is not yet part"
@@ -138,7 +160,7 @@ t1=$(date +%s)
 # ---- results.json ------------------------------------------------------------
 {
   printf '{"meta":{"mode":"%s","cpu":"%s","cores":%s,"commit":"%s","date":"%s","repetitions":%s,"seconds":%s},\n' \
-    "$mode" "$cpu" "$cores" "$commit" "$when" "$reps" "$((t1 - t0))"
+    "$mode" "$cpu" "$cores" "$commit" "$when" "$reps" "$elapsed"
   printf '"speed":'
   cat "$d/speed.json"
   printf ',"accuracy":'
@@ -148,4 +170,4 @@ t1=$(date +%s)
 if command -v python3 >/dev/null; then
   python3 -m json.tool "$out/results.json" >/dev/null || { echo "report: results.json is not valid JSON" >&2; exit 1; }
 fi
-echo "report: $out/REPORT.md written in $((t1 - t0)) s" >&2
+echo "report: $out/REPORT.md written ($mode run: $elapsed s)" >&2
