@@ -42,7 +42,7 @@ FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,--disable-new-dtags,-rpath,$(DEPS_DIR)/lib 
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?=
-CPPFLAGS := -D_GNU_SOURCE -Ilib -Iindex -Idaemon
+CPPFLAGS := -D_GNU_SOURCE -Ilib -Iindex -Idaemon -Ibench
 ALL_CFLAGS = -std=c17 $(OPT) -g -fPIC -pthread $(WARN) $(SANFLAGS) $(CPPFLAGS) \
              $(PKG_CFLAGS) $(FAISS_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
@@ -63,7 +63,11 @@ TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
-BENCH_SRC := bench/bench_fp.c $(wildcard bench/bench_search.c)
+BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c
+# The copy-detection set and its metrics: linked into the benchmarks and into
+# the test runner (tests/test_bench.c runs a smoke version in `make test`).
+BENCH_LIB_SRC := bench/bench_gen.c bench/bench_metrics.c
+BENCH_LIB_OBJ := $(BENCH_LIB_SRC:%.c=$(B)/%.o)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o) $(INDEX_CXX_SRC:%.cpp=$(B)/%.o)
@@ -80,11 +84,17 @@ BENCH_SEARCH_BIN := $(B)/bench_search
 CLI_BIN   := $(B)/hallmark
 DAEMON_BIN := $(B)/hallmarkd
 INSTALL_BINS = $(CLI_BIN) $(DAEMON_BIN)
+BENCH_ACC_BIN := $(B)/bench_accuracy
+PEER_BIN  := $(B)/peer_opencv
+# OpenCV (peer baseline only): Debian's libopencv-contrib-dev ships no .pc
+# file of its own, so the flags are spelled out when pkg-config has none.
+OPENCV_CFLAGS = $(or $(shell pkg-config --cflags opencv4 2>/dev/null),-I/usr/include/opencv4)
+OPENCV_LIBS   = -lopencv_img_hash -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
 
 .PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(CLI_BIN) $(DAEMON_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(CLI_BIN) $(DAEMON_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -128,8 +138,8 @@ $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
 # -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal.
-$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(LIBA) $(LIBS) -lutil
+$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA) $(LIBS) -lutil
 
 $(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
@@ -145,6 +155,13 @@ ifneq ($(BENCH_SEARCH_BIN),)
 $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 endif
+
+$(BENCH_ACC_BIN): $(B)/bench/bench_accuracy.o $(BENCH_LIB_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(PEER_BIN): bench/peer_opencv.cpp $(SETTINGS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(if $(V),,@echo "  CXX   $<";)$(CXX) -std=c++17 $(OPT) $(OPENCV_CFLAGS) -o $@ $< $(OPENCV_LIBS)
 
 # HM_SHARED points the tests at ../shared (conformance images, datasets).
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
@@ -181,11 +198,15 @@ run: $(CLI_BIN) $(DAEMON_BIN)
 demo: $(CLI_BIN) $(DAEMON_BIN)
 	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh demo $(CURDIR)/var/db
 
-bench: $(BENCH_BIN)
-	$(BENCH_BIN)
+# The benchmark report (bench/report.sh): `make bench` writes bench/report/
+# (REPORT.md, results.json, PNGs; committed); `make bench-quick` a smaller
+# run into $(B)/report-quick/.
+BENCH_TOOLS := $(BENCH_BIN) $(BENCH_ACC_BIN) $(PEER_BIN)
+bench: $(BENCH_TOOLS)
+	B=$(B) bench/report.sh bench/report
 
-bench-quick: $(BENCH_BIN)
-	$(BENCH_BIN) --quick
+bench-quick: $(BENCH_TOOLS)
+	B=$(B) bench/report.sh --quick $(B)/report-quick
 
 bench-search: $(BENCH_SEARCH_BIN)
 
@@ -239,4 +260,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(BENCH_LIB_OBJ:.o=.d)

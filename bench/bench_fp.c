@@ -6,10 +6,11 @@
  * the per-image median of: raw libjpeg-turbo decode at 1/8 DCT scale
  * (tjDecompress2, the floor), hallmark's decode alone, PDQ (+8 dihedral),
  * pHash+dHash, trim, descriptor, and the whole fingerprint; then the whole
- * fingerprint's throughput with 1 and N threads.  Times on a shared machine
+ * fingerprint's throughput with 1 .. 2N threads (--dat FILE: "threads img/s"
+ * lines for the report's plot).  Times on a shared machine
  * are noisy: the ratios within one run are the figures to compare.
  *
- *   bench_fp [--quick] [--reps N] [--json FILE]
+ *   bench_fp [--quick] [--reps N] [--json FILE] [--dat FILE]
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -159,12 +160,13 @@ static double s_throughput(blob_t *set, int n, int threads)
 int main(int argc, char **argv)
 {
     int quick = 0, reps = 15;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *dat_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) { quick = 1; reps = 5; }
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
-        else { fprintf(stderr, "usage: bench_fp [--quick] [--reps N] [--json FILE]\n"); return 2; }
+        else if (!strcmp(argv[i], "--dat") && i + 1 < argc) dat_path = argv[++i];
+        else { fprintf(stderr, "usage: bench_fp [--quick] [--reps N] [--json FILE] [--dat FILE]\n"); return 2; }
     }
     const char *shared = getenv("HM_SHARED") ? getenv("HM_SHARED") : "../shared";
     char path[4096];
@@ -199,12 +201,31 @@ int main(int argc, char **argv)
     s_measure("bridge 1600x1004", &bridge, 1, reps * 4, json, &first);
     s_measure("square 512x512", &square, 1, reps * 4, json, &first);
     s_measure("grocery photos", groc, ng, quick ? 1 : 2, json, &first);
-    double t1 = s_throughput(groc, ng, 1), tn = s_throughput(groc, ng, (int)ncpu);
+    /* Throughput against threads: 1 .. 2 x cores (past the core count shows
+     * what oversubscription costs on a shared machine). */
+    int maxt = (int)ncpu * 2 > 64 ? 64 : (int)ncpu * 2;
+    double tput[65] = { 0 };
+    printf("\n| threads | img/s | speed-up |\n|---:|---:|---:|\n");
+    for (int t = 1; t <= maxt; t++) {
+        tput[t] = s_throughput(groc, ng, t);
+        printf("| %d | %.0f | %.2fx |\n", t, tput[t], tput[t] / tput[1]);
+    }
+    double t1 = tput[1], tn = tput[ncpu < maxt ? ncpu : maxt];
     printf("\nwhole fingerprint throughput on %d grocery photos: 1 thread %.0f img/s, %ld threads %.0f img/s (%.2fx)\n",
            ng, t1, ncpu, tn, tn / t1);
     if (json) {
-        fprintf(json, "},\"throughput\":{\"images\":%d,\"t1\":%.1f,\"tn\":%.1f,\"threads\":%ld}}\n", ng, t1, tn, ncpu);
+        fprintf(json, "},\"throughput\":{\"images\":%d,\"t1\":%.1f,\"tn\":%.1f,\"threads\":%ld,"
+                "\"by_threads\":[", ng, t1, tn, ncpu);
+        for (int t = 1; t <= maxt; t++)
+            fprintf(json, "%s[%d,%.1f]", t > 1 ? "," : "", t, tput[t]);
+        fprintf(json, "]}}\n");
         fclose(json);
+    }
+    if (dat_path) {
+        FILE *d = fopen(dat_path, "w");
+        for (int t = 1; d && t <= maxt; t++)
+            fprintf(d, "%d %.1f\n", t, tput[t]);
+        if (d) fclose(d);
     }
     return 0;
 }

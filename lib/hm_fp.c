@@ -85,7 +85,13 @@ static int s_grow(float **buf, size_t *cap, size_t n)
     return 0;
 }
 
-static const hm_rplan_t *s_plan(hm_fp_ctx_t *c, int in_len, int out_len, int ref_len)
+/* The plan for (in_len, out_len, ref_len), from the cache or built into the
+ * next slot round-robin.  keep: a plan the caller still holds, never evicted
+ * (without it, building the y plan could recycle the x plan's slot and
+ * resample x with y's weights: fingerprints then depended on which images the
+ * context had seen before - found by bench/'s repeatability check). */
+static const hm_rplan_t *s_plan(hm_fp_ctx_t *c, int in_len, int out_len, int ref_len,
+                                const hm_rplan_t *keep)
 {
     if (ref_len <= 0)
         ref_len = in_len;
@@ -93,6 +99,8 @@ static const hm_rplan_t *s_plan(hm_fp_ctx_t *c, int in_len, int out_len, int ref
         if (c->plans[i].in_len == in_len && c->plans[i].out_len == out_len &&
             c->plans[i].ref_len == ref_len)
             return &c->plans[i];
+    if (&c->plans[c->next_plan] == keep)
+        c->next_plan = (c->next_plan + 1) % NPLANS;
     hm_rplan_t *p = &c->plans[c->next_plan];
     c->next_plan = (c->next_plan + 1) % NPLANS;
     hm_rplan_free(p);
@@ -106,8 +114,8 @@ static const hm_rplan_t *s_plan(hm_fp_ctx_t *c, int in_len, int out_len, int ref
 static int s_grid(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stride, int nx,
                   int ny, int rw, int rh, float *out)
 {
-    const hm_rplan_t *px = s_plan(c, w, nx, rw);
-    const hm_rplan_t *py = s_plan(c, h, ny, rh);
+    const hm_rplan_t *px = s_plan(c, w, nx, rw, NULL);
+    const hm_rplan_t *py = px ? s_plan(c, h, ny, rh, px) : NULL;
     if (!px || !py)
         return HM_E_NOMEM;
     hm_resample(src, w, h, stride, px, py, c->tmp, out);

@@ -188,6 +188,35 @@ START_TEST(test_grocery_reencode)
 }
 END_TEST
 
+/* A context's plan cache must not change results: the same pixels give the
+ * same fingerprint whatever the context hashed before (many non-square
+ * sizes cycle the cache; before the fix, building the y plan could evict the
+ * x plan in use). */
+START_TEST(test_context_history_independent)
+{
+    uint64_t st = 99;
+    hm_fp_ctx_t *shared = NULL;
+    ck_assert_int_eq(hm_fp_ctx_new(&shared, NULL), 0);
+    for (int k = 0; k < 80; k++) {
+        /* few widths (cached x plans), many heights (new y plans) */
+        int w = 100 + 50 * (int)(tu_rand(&st) % 5), h = 40 + (int)(tu_rand(&st) % 300);
+        uint8_t *rgb = malloc((size_t)w * h * 3);
+        for (int i = 0; i < w * h * 3; i++)
+            rgb[i] = (uint8_t)((i / 3 % w) * 7 + (i / 3 / w) * 3 + (tu_rand(&st) & 31));
+        hm_fp_t a, b;
+        hm_fp_ctx_t *fresh = NULL;
+        ck_assert_int_eq(hm_fp_ctx_new(&fresh, NULL), 0);
+        ck_assert_int_eq(hm_fp_from_rgb(shared, rgb, w, h, (size_t)w * 3, &a), 0);
+        ck_assert_int_eq(hm_fp_from_rgb(fresh, rgb, w, h, (size_t)w * 3, &b), 0);
+        ck_assert_msg(memcmp(&a.full, &b.full, sizeof a.full) == 0, "image %d (%dx%d)", k, w, h);
+        ck_assert(memcmp(a.desc, b.desc, sizeof a.desc) == 0);
+        hm_fp_ctx_free(&fresh);
+        free(rgb);
+    }
+    hm_fp_ctx_free(&shared);
+}
+END_TEST
+
 Suite *hm_suite_fp(void)
 {
     Suite *s = suite_create("fp");
@@ -199,6 +228,7 @@ Suite *hm_suite_fp(void)
     tcase_add_test(tc, test_descriptor);
     tcase_add_test(tc, test_simd_levels_same_hashes);
     tcase_add_test(tc, test_grocery_reencode);
+    tcase_add_test(tc, test_context_history_independent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -39,7 +39,7 @@ START_TEST(test_rules)
     hm_verdict_t v = { 0 };
     ck_assert_int_eq(s_decide(&v, "x", 0), HM_DEC_UNKNOWN);
     ck_assert_str_eq(v.reason, "no_match");
-    s_add(&v, HM_BANK_GENUINE, "Acme", 40); /* below threshold */
+    s_add(&v, HM_BANK_GENUINE, "Acme", hm_thresholds_default.pdq + 9); /* below threshold */
     ck_assert_int_eq(s_decide(&v, "x", 0), HM_DEC_UNKNOWN);
     ck_assert(v.score < 0.5);
     s_add(&v, HM_BANK_GENUINE, "Acme", 10);

@@ -19,6 +19,7 @@ pkgs=(
   libvips-dev libturbojpeg0-dev libzmq3-dev liblmdb-dev lmdb-utils check
   libjansson-dev libmicrohttpd-dev libsodium-dev libopenblas-dev
   clang libclang-rt-14-dev python3-zmq
+  libopencv-contrib-dev gnuplot-nox fonts-dejavu-core  # bench/: the OpenCV PHash peer, the report's plots, vips_text fonts
   libfaiss-dev  # only for FAISS's C++ headers (index/hm_faiss_binary.cpp); same 1.7.3 source
 )
 
