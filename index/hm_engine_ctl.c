@@ -225,3 +225,22 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
     pthread_mutex_unlock(&e->write);
     return rc;
 }
+
+int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
+                         const void *const *jpgs, const size_t *lens)
+{
+    if (!e || (n && (!ext_ids || !jpgs || !lens)))
+        return hm__seterr(HM_E_INVAL, "hm_engine_put_thumbs: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_store_batch_begin(e->store);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = hm_store_aux_put(e->store, HM_AUX_REFTHUMBS, ext_ids[i], jpgs[i], lens[i], 0);
+    if (rc == 0)
+        rc = hm_store_batch_commit(e->store);
+    else
+        hm_store_batch_abort(e->store);
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
