@@ -179,15 +179,23 @@ test-tsan:
 	@echo "== ThreadSanitizer: $(TSAN_SUITES)"
 	@G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
 
+# The review console's browser test (console/e2e_browser: node, playwright-core,
+# chromium) runs in the plain build only: a sanitized hallmarkd under a
+# browser is slow, and the C suites cover the same server code there.
 ifneq ($(SANITIZE)$(FUZZ),)
   TEST_FUZZ := 0
+  TEST_E2E  := 0
 else
   TEST_FUZZ := $(TEST_FUZZ_SECONDS)
+  TEST_E2E  ?= 1
 endif
 # The CLI and daemon suites run the built binaries; HM_BIN_DIR tells them where.
-test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN)
+E2E_MODULES := tests/e2e/node_modules/playwright-core/package.json
+$(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
+	@tools/deps.sh && touch $@
+test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN) $(if $(filter 1,$(TEST_E2E)),$(E2E_MODULES))
 	@echo "== unit, conformance and integration tests ($(B))"
-	@HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
+	@HM_E2E=$(TEST_E2E) HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
 # The main job: hallmarkd in the foreground on ./var/db, loaded with the demo
 # bank on first start.  `make demo` sends the demo queries to a daemon it

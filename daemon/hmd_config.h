@@ -44,6 +44,11 @@ typedef struct hmd_config {
     char user[HMD_STR_MAX];          /* drop privileges to this user after binding */
     int shutdown_timeout;            /* seconds to finish in-flight work on SIGTERM */
     int nosync;                      /* relaxed database durability */
+    char console[HMD_STR_MAX];       /* review console HOST:PORT, "metrics" or "off" */
+    char console_accounts[HMD_STR_MAX]; /* accounts file: name role pwhash brands... */
+    int console_retention;           /* verdicts kept for the console */
+    int console_retention_mib;       /* MiB kept for them (images + thumbnails) */
+    int console_genuine;             /* 1: keep genuine verdicts too */
 } hmd_config_t;
 
 /* Fill c with the built-in defaults. */

@@ -1,4 +1,4 @@
-/* hmd_http.c - /metrics and /healthz over libmicrohttpd. */
+/* hmd_http.c - /metrics, /healthz and the review console over libmicrohttpd. */
 #include "hmd_http.h"
 
 #include <arpa/inet.h>
@@ -23,6 +23,7 @@ struct hmd_http {
     struct MHD_Daemon *d;
     hmd_metrics_t *m;
     _Atomic(hm_engine_t *) e;
+    hmd_console_t *console;     /* or NULL */
 };
 
 static MHD_Result_t s_reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -42,12 +43,16 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *c, const char *ur
                              size_t *upload_size, void **con_cls)
 {
     hmd_http_t *h = cls;
+    int ops = strcmp(url, "/healthz") == 0 || (h->m && strcmp(url, "/metrics") == 0);
+    if (h->console && !ops)
+        return (MHD_Result_t)hmd_console_handle(h->console, c, url, method, upload, upload_size,
+                                                con_cls);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return s_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
                        MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/healthz") == 0)
         return s_reply(c, MHD_HTTP_OK, "text/plain", "ok\n", MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/metrics") == 0) {
+    if (h->m && strcmp(url, "/metrics") == 0) {
         char *text = hmd_metrics_render(h->m, atomic_load(&h->e));
         if (!text)
             return s_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n",
@@ -56,6 +61,12 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *c, const char *ur
                        MHD_RESPMEM_MUST_FREE);
     }
     return s_reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", MHD_RESPMEM_PERSISTENT);
+}
+
+static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    hmd_console_completed(con_cls);
 }
 
 /* HOST:PORT or [V6]:PORT into a sockaddr. */
@@ -94,7 +105,8 @@ static int s_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t
     return 0;
 }
 
-int hmd_http_start(hmd_http_t **out, const char *addr, hmd_metrics_t *m, hm_engine_t *e)
+int hmd_http_start(hmd_http_t **out, const char *addr, hmd_metrics_t *m, hm_engine_t *e,
+                   hmd_console_t *console)
 {
     int rc = 0;
     struct sockaddr_storage ss;
@@ -105,13 +117,17 @@ int hmd_http_start(hmd_http_t **out, const char *addr, hmd_metrics_t *m, hm_engi
     if ((rc = s_parse_addr(addr, &ss, &sl)) != 0)
         goto leave;
     h->m = m;
+    h->console = console;
     atomic_store(&h->e, e);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, s_handle, h, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                            /* Request line + headers + a POST chunk must fit in 32 KiB. */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+                            MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_END);
     if (!h->d) {
         rc = hm__seterr(HM_E_IO, "cannot serve HTTP on %s", addr);
         goto leave;
@@ -129,6 +145,12 @@ void hmd_http_set_engine(hmd_http_t *h, hm_engine_t *e)
 {
     if (h)
         atomic_store(&h->e, e);
+}
+
+int hmd_http_port(hmd_http_t *h)
+{
+    const union MHD_DaemonInfo *i = h ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? (int)i->port : -1;
 }
 
 void hmd_http_stop(hmd_http_t **self_p)

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,10 @@
 #include "hm_error.h"
 #include "hm_log.h"
 #include "hmd_config.h"
+#include "hmd_auth.h"
+#include "hmd_console.h"
 #include "hmd_http.h"
+#include "hmd_recent.h"
 #include "hmd_metrics.h"
 #include "hmd_server.h"
 
@@ -64,14 +68,56 @@ static int s_drop_privileges(const char *user)
     return 0;
 }
 
+/* `hallmarkd --hash-password`: one line from stdin -> a crypto_pwhash_str
+ * hash for the console's accounts file. */
+static int s_hash_password(void)
+{
+    char pw[1100];
+    if (!fgets(pw, sizeof pw, stdin) || sodium_init() < 0) {
+        fprintf(stderr, "hallmarkd: no password on stdin\n");
+        return 1;
+    }
+    pw[strcspn(pw, "\r\n")] = '\0';
+    char *h = hmd_auth_hash_password(pw);
+    sodium_memzero(pw, sizeof pw);
+    if (!h)
+        return 1;
+    printf("%s\n", h);
+    free(h);
+    return 0;
+}
+
+/* The console's parts, when it is on: accounts, the retention ring (which
+ * the workers feed) and the routes. */
+static int s_console_open(const hmd_config_t *cfg, hmd_server_t *srv, hmd_auth_t **auth,
+                          hmd_recent_t **recent, hmd_console_t **console)
+{
+    if (strcmp(cfg->console, "off") == 0)
+        return 0;
+    hm_decode_limits_t lim = hm_decode_limits_default;
+    lim.max_bytes = (size_t)cfg->max_image;
+    int rc = hmd_auth_new(auth, cfg->console_accounts);
+    if (rc == 0)
+        rc = hmd_recent_new(recent, cfg->console_retention, (size_t)cfg->console_retention_mib << 20,
+                            cfg->console_genuine);
+    if (rc == 0)
+        rc = hmd_console_new(console, *recent, *auth, &lim);
+    if (rc == 0)
+        hmd_server_set_recent(srv, *recent);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int rc = 0, exit_now = 0, sigfd = -1;
     hmd_config_t *cfg = calloc(1, sizeof *cfg);
     hmd_metrics_t *m = NULL;
     hmd_server_t *srv = NULL;
-    hmd_http_t *http = NULL;
+    hmd_http_t *http = NULL, *chttp = NULL;
     hm_engine_t *e = NULL;
+    hmd_auth_t *auth = NULL;
+    hmd_recent_t *recent = NULL;
+    hmd_console_t *console = NULL;
     if (!cfg)
         return 1;
 
@@ -83,6 +129,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (argc == 2 && strcmp(argv[1], "--hash-password") == 0) {
+        free(cfg);
+        return s_hash_password();
+    }
     if ((rc = hmd_config_load(cfg, argc, argv, &exit_now)) != 0 || exit_now) {
         if (rc)
             fprintf(stderr, "hallmarkd: %s\n", hm_last_error());
@@ -111,7 +161,17 @@ int main(int argc, char **argv)
         goto fail;
     if ((rc = hmd_server_open(&srv, cfg, m, sigfd)) != 0)
         goto fail;
-    if (strcmp(cfg->metrics, "off") != 0 && (rc = hmd_http_start(&http, cfg->metrics, m, NULL)) != 0)
+    if ((rc = s_console_open(cfg, srv, &auth, &recent, &console)) != 0)
+        goto fail;
+    int shared = console && strcmp(cfg->console, "metrics") == 0;
+    if (shared && strcmp(cfg->metrics, "off") == 0) {
+        rc = hm__seterr(HM_E_CONFIG, "console = metrics needs the metrics server");
+        goto fail;
+    }
+    if (strcmp(cfg->metrics, "off") != 0 &&
+        (rc = hmd_http_start(&http, cfg->metrics, m, NULL, shared ? console : NULL)) != 0)
+        goto fail;
+    if (console && !shared && (rc = hmd_http_start(&chttp, cfg->console, NULL, NULL, console)) != 0)
         goto fail;
     if ((rc = s_drop_privileges(cfg->user)) != 0)
         goto fail;
@@ -121,11 +181,12 @@ int main(int argc, char **argv)
     if (cfg->thresholds[0] && (rc = hm_engine_load_thresholds(e, cfg->thresholds)) != 0)
         goto fail;
     hmd_http_set_engine(http, e);
+    hmd_console_set_engine(console, e);
     if ((rc = hmd_server_start(srv, e)) != 0)
         goto fail;
     hm_log_info("ready", "db=%s ingest=%s pipeline_in=%s pipeline_out=%s feed=%s control=%s "
-                "metrics=%s curve=%s pid=%d", cfg->db, cfg->ingest, cfg->pipeline_in,
-                cfg->pipeline_out, cfg->feed, cfg->control, cfg->metrics,
+                "metrics=%s console=%s curve=%s pid=%d", cfg->db, cfg->ingest, cfg->pipeline_in,
+                cfg->pipeline_out, cfg->feed, cfg->control, cfg->metrics, cfg->console,
                 cfg->curve_secret_file[0] ? "on" : "off", (int)getpid());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     rc = hmd_server_run(srv);
@@ -143,10 +204,14 @@ fail:
 leave:
     /* Stop order: HTTP (reads the engine), the socket thread's world, engine. */
     hmd_http_stop(&http);
+    hmd_http_stop(&chttp);
     if (hmd_server_close(&srv) != 0) {
         hm_log_warn("exit", "status=forced");
         _exit(rc ? 1 : 0);
     }
+    hmd_console_free(&console);
+    hmd_recent_free(&recent);
+    hmd_auth_free(&auth);
     hm_engine_close(&e);
     hmd_metrics_free(&m);
     if (sigfd >= 0) {

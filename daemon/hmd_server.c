@@ -35,6 +35,7 @@ struct hmd_server {
     hmd_workers_t *workers;
     hmd_control_t *ctl;
     hm_engine_t *e;
+    hmd_recent_t *recent;       /* the console's retention, or NULL (borrowed) */
     int in_flight, ctl_pending;
     uint64_t in_flight_bytes;
     int draining;
@@ -148,6 +149,11 @@ leave:
     return 0;
 }
 
+void hmd_server_set_recent(hmd_server_t *s, hmd_recent_t *r)
+{
+    s->recent = r;
+}
+
 int hmd_server_start(hmd_server_t *s, hm_engine_t *e)
 {
     hm_decode_limits_t lim = hm_decode_limits_default;
@@ -156,7 +162,7 @@ int hmd_server_start(hmd_server_t *s, hm_engine_t *e)
     if (n < 1)
         n = 1;
     s->e = e;
-    int rc = hmd_workers_start(&s->workers, n, s->zctx, e, s->q, &lim);
+    int rc = hmd_workers_start(&s->workers, n, s->zctx, e, s->q, &lim, s->recent);
     if (rc == 0)
         rc = hmd_control_start(&s->ctl, s->zctx, e, &lim);
     if (rc == 0)

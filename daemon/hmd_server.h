@@ -15,6 +15,7 @@
 #include "hm_engine.h"
 #include "hmd_config.h"
 #include "hmd_metrics.h"
+#include "hmd_recent.h"
 
 typedef struct hmd_server hmd_server_t;
 
@@ -26,6 +27,9 @@ typedef struct hmd_server hmd_server_t;
  *         unreadable keys), HM_E_IO (bind failed), HM_E_NOMEM.
  */
 int hmd_server_open(hmd_server_t **out, hmd_config_t *cfg, hmd_metrics_t *m, int sigfd);
+/* Before start: retain non-unknown verdicts in r (borrowed, must outlive
+ * hmd_server_close) for the review console. */
+void hmd_server_set_recent(hmd_server_t *s, hmd_recent_t *r);
 /* Start the workers and the control thread against e (borrowed). */
 int hmd_server_start(hmd_server_t *s, hm_engine_t *e);
 /*

@@ -118,6 +118,7 @@ struct hmd_workers {
     hm_engine_t *e;
     hmd_queue_t *q;
     hm_decode_limits_t lim;
+    hmd_recent_t *recent;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running;            /* workers that have not finished */
@@ -143,6 +144,12 @@ static void s_score(hmd_workers_t *p, hm_fp_ctx_t *ctx, hmd_job_t *j)
                      hm_err_name(rc), hm_last_error());
         hm_verdict_error(&j->verdict, rc, hm_last_error());
     }
+    /* Retain for the console before replying: once the client has the verdict
+     * it is already on the queue page.  hmd_recent_add skips unknown/error. */
+    if (p->recent && hmd_recent_add(p->recent, &j->verdict, q.seller, q.brand, q.listing_id,
+                                    q.image_id, zmq_msg_data(&j->image), zmq_msg_size(&j->image),
+                                    j->vid) != 0)
+        hm_log_warn("recent_add", "request_id=%s code=%s", j->req.request_id, hm_err_name(HM_E_NOMEM));
     j->reply = hmd_proto_verdict_text(&j->verdict, &j->req);
 }
 
@@ -188,7 +195,7 @@ static void *s_worker_main(void *arg)
 }
 
 int hmd_workers_start(hmd_workers_t **out, int n, void *zctx, hm_engine_t *e, hmd_queue_t *q,
-                      const hm_decode_limits_t *lim)
+                      const hm_decode_limits_t *lim, hmd_recent_t *recent)
 {
     hmd_workers_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -203,6 +210,7 @@ int hmd_workers_start(hmd_workers_t **out, int n, void *zctx, hm_engine_t *e, hm
     p->e = e;
     p->q = q;
     p->lim = *lim;
+    p->recent = recent;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 0; i < n; i++) {

@@ -16,6 +16,7 @@
 
 #include "hm_engine.h"
 #include "hmd_proto.h"
+#include "hmd_recent.h"
 
 #define HMD_DONE_ENDPOINT "inproc://hmd-done"
 
@@ -26,6 +27,7 @@ typedef struct hmd_job {
     hmd_request_t req;
     int record_strikes;
     hm_verdict_t verdict;       /* filled by the worker */
+    char vid[HMD_VID_MAX];      /* filled by the worker: the console's verdict id, or "" */
     char *reply;                /* filled by the worker: the verdict JSON (malloc) */
 } hmd_job_t;
 
@@ -50,11 +52,13 @@ typedef struct hmd_workers hmd_workers_t;
 /*
  * hmd_workers_start - n threads, each with an hm_fp_ctx_t made with lim, that
  * pop from q, call hm_engine_score, and PUSH finished jobs to
- * HMD_DONE_ENDPOINT on zctx (which the socket thread has bound).
+ * HMD_DONE_ENDPOINT on zctx (which the socket thread has bound).  recent
+ * (may be NULL; borrowed until join) retains the non-unknown verdicts for the
+ * review console.
  * @return 0, HM_E_NOMEM, HM_E_INTERNAL (thread creation).
  */
 int hmd_workers_start(hmd_workers_t **out, int n, void *zctx, hm_engine_t *e, hmd_queue_t *q,
-                      const hm_decode_limits_t *lim);
+                      const hm_decode_limits_t *lim, hmd_recent_t *recent);
 /*
  * hmd_workers_join - close the queue and wait up to timeout_ms for every
  * worker to finish.  @return 0, or HM_E_TIMEOUT (some still run; their memory

@@ -163,6 +163,16 @@ int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, i
 int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
                        int confirm, const hm_ref_meta_t *meta, const char *note);
 
+/*
+ * hm_engine_put_thumbs - store n reference thumbnails (small JPEGs, for the
+ * review console) under their external ids, in one store transaction.
+ * hm_engine_add and a confirming hm_engine_feedback store one themselves;
+ * batch adders (hm_engine_add_many has no image bytes) call this after.
+ * @return 0, HM_E_INVAL, HM_E_READONLY, or the store's write error.
+ */
+int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
+                         const void *const *jpgs, const size_t *lens);
+
 /* The engine's store, for reads only (export, verify, look-ups): borrowed,
  * valid until hm_engine_close().  Writes must go through the engine, which
  * keeps the search indexes in step. */

@@ -8,11 +8,13 @@
 #include "hm_engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hm_error.h"
 #include "hm_log.h"
 #include "hm_sha.h"
+#include "hm_thumb.h"
 
 int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
 {
@@ -96,6 +98,22 @@ static int s_fp_sha(hm_fp_ctx_t *ctx, const void *img, size_t len, hm_fp_t *fp, 
     return hm_sha256(img, len, sha);
 }
 
+/* Keep a small JPEG of a reference added with its image bytes, for the review
+ * console (the store keeps fingerprints, not images).  Best effort: the
+ * reference is already stored and matching never needs the thumbnail. */
+static void s_store_thumb(hm_engine_t *e, const char *ext_id, const void *img, size_t len)
+{
+    void *jpg = NULL;
+    size_t n = 0;
+    int rc = hm_thumb_jpeg(img, len, HM_THUMB_PX, &jpg, &n);
+    if (rc == 0)
+        rc = hm_store_aux_put(e->store, HM_AUX_REFTHUMBS, ext_id, jpg, n, 0);
+    if (rc)
+        hm_log_warn("ref_thumb", "ref=%s code=%s msg=\"%s\"", ext_id, hm_err_name(rc),
+                    hm_last_error());
+    free(jpg);
+}
+
 int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
                   const void *img, size_t len, uint64_t *id_out)
 {
@@ -104,7 +122,9 @@ int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
     hm_fp_t fp;
     uint8_t sha[32];
     int rc = s_fp_sha(ctx, img, len, &fp, sha);
-    return rc ? rc : hm_engine_add_fp(e, meta, &fp, sha, 0, id_out);
+    if (rc == 0 && (rc = hm_engine_add_fp(e, meta, &fp, sha, 0, id_out)) == 0 && meta->ext_id)
+        s_store_thumb(e, meta->ext_id, img, len);
+    return rc;
 }
 
 int hm_engine_remove(hm_engine_t *e, const char *ext_id)
@@ -192,7 +212,9 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
                  meta && meta->source ? meta->source : "", note && *note ? "; note: " : "",
                  note && *note ? note : "");
         m.source = src;
-        return hm_engine_add_fp(e, &m, &fp, sha, 0, NULL);
+        if ((rc = hm_engine_add_fp(e, &m, &fp, sha, 0, NULL)) == 0)
+            s_store_thumb(e, m.ext_id, img, len);
+        return rc;
     }
     hm_allow_t a = { .has_pdq = 1, .pdq = fp.full.pdq[HM_DIH_ORIGINAL], .note = note };
     memcpy(a.sha256, sha, 32);
@@ -200,6 +222,25 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
     rc = hm_store_allow(e->store, &a);
     if (!rc)
         rc = hm_hindex_add(e->allow_pdq, ++e->allow_next, a.pdq.w);
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
+                         const void *const *jpgs, const size_t *lens)
+{
+    if (!e || (n && (!ext_ids || !jpgs || !lens)))
+        return hm__seterr(HM_E_INVAL, "hm_engine_put_thumbs: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_store_batch_begin(e->store);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = hm_store_aux_put(e->store, HM_AUX_REFTHUMBS, ext_ids[i], jpgs[i], lens[i], 0);
+    if (rc == 0)
+        rc = hm_store_batch_commit(e->store);
+    else
+        hm_store_batch_abort(e->store);
     pthread_mutex_unlock(&e->write);
     return rc;
 }

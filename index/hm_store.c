@@ -205,15 +205,18 @@ static const struct {
     const char *name;
     size_t off;
     unsigned flags;
+    int optional;  /* aux: absent in a read-only open of an older database */
 } s_dbs[] = {
-    { "meta", offsetof(hm_store_t, meta), 0 },
-    { "refs", offsetof(hm_store_t, refs), MDB_INTEGERKEY },
-    { "ext", offsetof(hm_store_t, ext), 0 },
-    { "sha", offsetof(hm_store_t, sha), 0 },
-    { "auth", offsetof(hm_store_t, auth), MDB_DUPSORT },
-    { "strikes", offsetof(hm_store_t, strikes), 0 },
-    { "allow", offsetof(hm_store_t, allow), 0 },
-    { "log", offsetof(hm_store_t, log), MDB_INTEGERKEY },
+    { "meta", offsetof(hm_store_t, meta), 0, 0 },
+    { "refs", offsetof(hm_store_t, refs), MDB_INTEGERKEY, 0 },
+    { "ext", offsetof(hm_store_t, ext), 0, 0 },
+    { "sha", offsetof(hm_store_t, sha), 0, 0 },
+    { "auth", offsetof(hm_store_t, auth), MDB_DUPSORT, 0 },
+    { "strikes", offsetof(hm_store_t, strikes), 0, 0 },
+    { "allow", offsetof(hm_store_t, allow), 0, 0 },
+    { "log", offsetof(hm_store_t, log), MDB_INTEGERKEY, 0 },
+    { "decisions", offsetof(hm_store_t, decisions), 0, 1 },
+    { "refthumbs", offsetof(hm_store_t, refthumbs), 0, 1 },
 };
 
 /*
@@ -236,6 +239,10 @@ static int s_init_dbs(hm_store_t *s)
     for (size_t i = 0; i < sizeof s_dbs / sizeof s_dbs[0]; i++) {
         unsigned fl = s_dbs[i].flags | (s->readonly ? 0 : MDB_CREATE);
         int mrc = mdb_dbi_open(txn, s_dbs[i].name, fl, (MDB_dbi *)((char *)s + s_dbs[i].off));
+        if (mrc == MDB_NOTFOUND && s_dbs[i].optional) {
+            *(MDB_dbi *)((char *)s + s_dbs[i].off) = 0;
+            continue;
+        }
         if (mrc == MDB_NOTFOUND) {
             rc = hm__seterr(HM_E_NOTFOUND, "store: no database here (sub-db %s missing)",
                             s_dbs[i].name);

@@ -15,6 +15,13 @@
  *            (listing, image) pair per seller counts once
  *   allow    sha256 -> allow-list entry (optional PDQ hash, note, time)
  *   log      sequence (u64, MDB_INTEGERKEY, monotonic from 1) -> change record
+ * and two auxiliary sub-databases for the review console (hm_store_aux_*),
+ * opaque to the store and not in the change log:
+ *   decisions  console verdict id -> decision record (who, when, action, note)
+ *   refthumbs  reference external id -> a small JPEG of the reference image
+ * They are created by any writer that opens the database; a read-only handle
+ * on a database no writer of this version has opened sees them as empty.
+ * Older code ignores them, so they need no schema bump.
  * Every record is an explicit little-endian format that starts with a version
  * byte (hm_store_rec.h); structs are never written raw.
  *
@@ -280,6 +287,29 @@ int hm_store_add_strike(hm_store_t *s, const char *seller, const char *listing_i
 /* Flush to disk (useful with HM_STORE_SYNC_NONE).  @return 0, HM_E_READONLY,
  * HM_E_STORE. */
 int hm_store_sync(hm_store_t *s);
+
+/* ---- auxiliary sub-databases (see LAYOUT) ---- */
+
+enum hm_store_aux { HM_AUX_DECISIONS = 1, HM_AUX_REFTHUMBS = 2 };
+
+/*
+ * hm_store_aux_put - store val under key in the auxiliary sub-db aux.  Runs
+ * through the batch layer like every write (map growth, replay); nothing is
+ * added to the change log.
+ * @param[in] key   1..HM_STORE_MAX_ID bytes of text; borrowed.
+ * @param[in] val   0..HM_STORE_MAX_BLOB bytes; borrowed.
+ * @param[in] keep  1: fail with HM_E_EXISTS when key is present; 0: replace.
+ * @return 0, HM_E_EXISTS, HM_E_INVAL, HM_E_READONLY, HM_E_TOO_LARGE,
+ *         HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
+ */
+int hm_store_aux_put(hm_store_t *s, int aux, const char *key, const void *val, size_t len,
+                     int keep);
+/*
+ * hm_store_aux_get - a copy of the value under key.
+ * @param[out] val  malloc()ed copy (the caller free()s it); NULL on failure.
+ * @return 0, HM_E_NOTFOUND, HM_E_INVAL, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
+ */
+int hm_store_aux_get(hm_store_t *s, int aux, const char *key, void **val, size_t *len);
 
 /* ---- reads: any thread, committed data only ---- */
 

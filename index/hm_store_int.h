@@ -18,6 +18,10 @@ _Static_assert(sizeof(size_t) == 8, "MDB_INTEGERKEY u64 keys need a 64-bit size_
  * batch layer grows the map and replays. */
 #define HM__MAPFULL 1
 
+/* Internal op: an aux put (str[0] = key, ref.fp/fp_len = value, bank = aux,
+ * on = keep).  Not logged, not a public enum hm_store_op value. */
+#define HM__OP_AUX 100
+
 /* One write operation, kept until commit so it can be replayed. */
 typedef struct hm__op {
     int type;             /* enum hm_store_op */
@@ -36,6 +40,7 @@ typedef struct hm__op {
 struct hm_store {
     MDB_env *env;
     MDB_dbi meta, refs, ext, sha, auth, strikes, allow, log;
+    MDB_dbi decisions, refthumbs;   /* optional (aux); 0 when absent read-only */
     int readonly;
     int lock_fd;                 /* write.lock, flock'ed; -1 when read-only */
     size_t max_map_size;

@@ -351,6 +351,20 @@ int hm__store_count_strikes(MDB_txn *txn, MDB_dbi dbi, const char *seller, uint6
     return rc;
 }
 
+static int s_aux(hm_store_t *s, hm__op_t *op)
+{
+    int rc = s_valid_id(op->str[0], "aux key");
+    if (rc)
+        return rc;
+    MDB_dbi dbi = op->bank == HM_AUX_DECISIONS ? s->decisions : s->refthumbs;
+    MDB_val k = { strlen(op->str[0]), (void *)op->str[0] },
+            d = { op->ref.fp_len, (void *)op->ref.fp };
+    int mrc = mdb_put(s->txn, dbi, &k, &d, op->on ? MDB_NOOVERWRITE : 0);
+    if (mrc == MDB_KEYEXIST)
+        return hm__seterr(HM_E_EXISTS, "store: aux key '%s' exists", op->str[0]);
+    return hm__store_mdb(mrc, "aux put");
+}
+
 int hm__store_apply(hm_store_t *s, hm__op_t *op, int replay)
 {
     switch (op->type) {
@@ -361,6 +375,7 @@ int hm__store_apply(hm_store_t *s, hm__op_t *op, int replay)
     case HM_OP_ALLOW: return s_allow(s, op);
     case HM_OP_DISALLOW: return s_disallow(s, op);
     case HM_OP_STRIKE: return s_strike(s, op);
+    case HM__OP_AUX: return s_aux(s, op);
     default: return hm__seterr(HM_E_INTERNAL, "store: unknown op %d", op->type);
     }
 }
@@ -422,4 +437,16 @@ int hm_store_add_strike(hm_store_t *s, const char *seller, const char *listing_i
     if (count)
         *count = rc == 0 ? op.count : 0;
     return rc;
+}
+
+int hm_store_aux_put(hm_store_t *s, int aux, const char *key, const void *val, size_t len,
+                     int keep)
+{
+    if (!s || (aux != HM_AUX_DECISIONS && aux != HM_AUX_REFTHUMBS) || (len && !val) ||
+        len > HM_STORE_MAX_BLOB)
+        return hm__seterr(HM_E_INVAL, "hm_store_aux_put: bad argument");
+    hm__op_t op = { .type = HM__OP_AUX, .bank = aux, .on = keep ? 1 : 0, .str = { key } };
+    op.ref.fp = val;
+    op.ref.fp_len = len;
+    return hm__store_write(s, &op);
 }

@@ -334,3 +334,34 @@ leave:
     hm__store_rd_end(s, &txn);
     return rc;
 }
+
+int hm_store_aux_get(hm_store_t *s, int aux, const char *key, void **val, size_t *len)
+{
+    if (!s || !key || !*key || !val || !len ||
+        (aux != HM_AUX_DECISIONS && aux != HM_AUX_REFTHUMBS))
+        return hm__seterr(HM_E_INVAL, "hm_store_aux_get: bad argument");
+    *val = NULL;
+    *len = 0;
+    MDB_dbi dbi = aux == HM_AUX_DECISIONS ? s->decisions : s->refthumbs;
+    if (dbi == 0)
+        return hm__seterr(HM_E_NOTFOUND, "store: no aux sub-database yet");
+    MDB_txn *txn;
+    int rc = hm__store_rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = { strlen(key), (void *)key }, d;
+    int mrc = mdb_get(txn, dbi, &k, &d);
+    if (mrc == MDB_NOTFOUND)
+        rc = hm__seterr(HM_E_NOTFOUND, "store: no aux entry '%s'", key);
+    else if ((rc = hm__store_mdb(mrc, "aux get")) == 0) {
+        *val = malloc(d.mv_size ? d.mv_size : 1);
+        if (!*val)
+            rc = hm__seterr(HM_E_NOMEM, "store: out of memory");
+        else {
+            memcpy(*val, d.mv_data, d.mv_size);
+            *len = d.mv_size;
+        }
+    }
+    hm__store_rd_end(s, &txn);
+    return rc;
+}

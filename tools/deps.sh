@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything hallmark needs on a Debian 12 machine, idempotently.
 #
-#   tools/deps.sh            Debian packages + FAISS (C API) into .deps/
+#   tools/deps.sh            Debian packages + FAISS (C API) into .deps/ +
+#                            playwright-core (npm, pinned) into tests/e2e/node_modules
 #   tools/deps.sh --check    exit 0 when everything is present, 1 otherwise
 #
 # Why FAISS is rebuilt: Debian's libfaiss-dev ships the C API headers but not
@@ -21,7 +22,17 @@ pkgs=(
   clang libclang-rt-14-dev python3-zmq
   libopencv-contrib-dev gnuplot-nox fonts-dejavu-core  # bench/: the OpenCV PHash peer, the report's plots, vips_text fonts
   libfaiss-dev  # only for FAISS's C++ headers (index/hm_faiss_binary.cpp); same 1.7.3 source
+  chromium nodejs  # the review console's browser test (tests/e2e, playwright-core from npm)
 )
+
+# playwright-core at the version pinned in tests/e2e/package.json (and its
+# lock file), driving Debian's /usr/bin/chromium: it never downloads a browser.
+e2e="$top/tests/e2e"
+have_e2e() {
+  local want
+  want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' "$e2e/package.json" | head -1)
+  [ -n "$want" ] && grep -q "\"version\": *\"$want\"" "$e2e/node_modules/playwright-core/package.json" 2>/dev/null
+}
 
 have_pkgs() {
   local missing
@@ -38,7 +49,7 @@ have_faiss() {
 }
 
 if [ "${1:-}" = "--check" ]; then
-  have_pkgs && have_faiss && exit 0
+  have_pkgs && have_faiss && have_e2e && exit 0
   exit 1
 fi
 
@@ -96,5 +107,13 @@ if ! have_faiss; then
   rm -rf "$work"
   rm -f "$prefix"/.faiss-*
   touch "$faiss_stamp"
+fi
+if ! have_e2e; then
+  if ! command -v npm >/dev/null; then
+    # Debian's nodejs ships npm separately (NodeSource's includes it).
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends npm
+  fi
+  echo "deps: npm ci playwright-core into $e2e/node_modules" >&2
+  (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "deps: ok" >&2

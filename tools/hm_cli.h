@@ -35,6 +35,8 @@ typedef struct hm_cli_item {
     char msg[512];          /* the failure's message */
     hm_fp_t fp;             /* when rc == 0 */
     uint8_t sha256[32];     /* of the file's bytes, when rc == 0 */
+    void *thumb;            /* add: a small JPEG for the review console, or NULL (malloc) */
+    size_t thumb_len;
 } hm_cli_item_t;
 
 /* Read it->path, fingerprint it with ctx and hash its bytes; sets rc/msg. */

@@ -25,6 +25,7 @@
 #include "hm_engine.h"
 #include "hm_error.h"
 #include "hm_sha.h"
+#include "hm_thumb.h"
 
 enum { OPT_DB = HM_OPT_FIRST_CMD, OPT_BANK, OPT_BRAND, OPT_HOLDER, OPT_SOURCE, OPT_ID, OPT_ID_FROM,
        OPT_BATCH, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_NOSYNC };
@@ -41,9 +42,17 @@ typedef struct add_run {
     hm_cli_progress_t prog;
 } add_run_t;
 
+/* Fingerprint, then keep a thumbnail for the review console (best effort:
+ * the store keeps fingerprints, not images, so this is the only chance). */
 static void s_work(hm_fp_ctx_t *ctx, void *item, void *arg)
 {
-    hm_cli_item_fingerprint(ctx, item);
+    hm_cli_item_t *it = item;
+    hm_cli_item_fingerprint(ctx, it);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (it->rc == 0 && hm_cli_read_file(it->path, &data, &len) == 0)
+        hm_thumb_jpeg(data, len, HM_THUMB_PX, &it->thumb, &it->thumb_len);
+    free(data);
 }
 
 static void s_ext_id(const add_run_t *run, const hm_cli_item_t *it, char *buf, size_t cap)
@@ -97,6 +106,25 @@ static void s_flush(add_run_t *run)
     if (batch_msg)
         snprintf(bm, sizeof bm, "batch not stored: %s", batch_msg);
     hm_store_t *st = hm_engine_store(run->e);
+    if (rc == 0) {
+        /* The thumbnails of the added references, in one more transaction. */
+        const char **tid = calloc(n, sizeof *tid);
+        const void **tj = calloc(n, sizeof *tj);
+        size_t *tl = calloc(n, sizeof *tl), nt = 0;
+        if (!tid || !tj || !tl)
+            abort();
+        for (size_t i = 0; i < n; i++)
+            if (items[i].rc == 0 && run->pending[i]->thumb) {
+                tid[nt] = ids[i];
+                tj[nt] = run->pending[i]->thumb;
+                tl[nt++] = run->pending[i]->thumb_len;
+            }
+        if (nt && hm_engine_put_thumbs(run->e, nt, tid, tj, tl) != 0)
+            fprintf(stderr, "hallmark: reference thumbnails not stored: %s\n", hm_last_error());
+        free(tid);
+        free(tj);
+        free(tl);
+    }
     for (size_t i = 0; i < n; i++) {
         hm_cli_item_t *it = run->pending[i];
         if (rc && items[i].rc == 0) {
@@ -124,6 +152,7 @@ static void s_flush(add_run_t *run)
             hm_cli_emit_error(it->path, items[i].rc, NULL);
             run->failed++;
         }
+        free(it->thumb);
         free(it);
     }
     run->n_pending = 0;
