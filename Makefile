@@ -197,6 +197,11 @@ test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN) $(if $(filter 1,$(TEST_E2E)),$(E2E_MO
 	@echo "== unit, conformance and integration tests ($(B))"
 	@HM_E2E=$(TEST_E2E) HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
+# Refresh the console screenshots linked from the README (docs/*.png).
+.PHONY: screenshots
+screenshots: $(B)/hm_tests $(CLI_BIN) $(DAEMON_BIN) $(E2E_MODULES)
+	@HM_SHOT_DIR=$(CURDIR)/docs HM_E2E=1 HM_BIN_DIR=$(CURDIR)/$(B) $(TEST_BIN) console
+
 # The main job: hallmarkd in the foreground on ./var/db, loaded with the demo
 # bank on first start.  `make demo` sends the demo queries to a daemon it
 # starts and stops.

@@ -11,7 +11,8 @@
 // and the evidence, confirms it (and the same image sent again comes back
 // counterfeit); a request without a valid CSRF token is refused; a listing
 // id holding HTML is shown as text; a rights holder sees only their brand.
-// Screenshots: docs/console-queue.png, docs/console-detail.png.
+// Screenshots: console-queue.png and console-detail.png in $HM_SHOT_DIR
+// (default build/; `make screenshots` writes them to docs/).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shotDir = process.env.HM_SHOT_DIR || path.join(top, 'build');
 const bin = path.resolve(top, process.env.HM_BIN_DIR || 'build');
 const shared = process.env.HM_SHARED || path.resolve(top, '../shared');
 const grocery = path.join(shared, 'datasets/grocery/iconic-images-and-descriptions');
@@ -144,7 +146,7 @@ async function main() {
   check((await page.locator('img[src="x"]').count()) === 0, 'the listing id is not interpreted as HTML');
   check((await page.locator('#queue tbody tr', { hasText: 'other-listing' }).count()) === 1, 'the reviewer sees every brand');
   check(await imagesLoaded(page, '#queue img'), 'queue thumbnails load');
-  await page.screenshot({ path: path.join(top, 'docs/console-queue.png'), fullPage: true });
+  await page.screenshot({ path: path.join(shotDir, 'console-queue.png'), fullPage: true });
 
   // Detail: both images and the evidence.
   await Promise.all([page.waitForURL(/\/v\//), row.locator('a').click()]);
@@ -156,7 +158,7 @@ async function main() {
   for (const want of ['ref-acme-1', 'genuine bank', 'Acme Corp', 'pdq', 'distance', 'shady-seller', 'strikes'])
     check(evidence.includes(want), `the evidence names ${want}`);
   await page.fill('textarea[name=note]', 'brand photo reused by an unauthorised seller <b>');
-  await page.screenshot({ path: path.join(top, 'docs/console-detail.png'), fullPage: true });
+  await page.screenshot({ path: path.join(shotDir, 'console-detail.png'), fullPage: true });
 
   // A request without a valid CSRF token is refused (same session cookie).
   const vid = detailUrl.split('/v/')[1];
