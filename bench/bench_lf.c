@@ -1,0 +1,343 @@
+/*
+ * bench_lf.c - accuracy and speed probe for local features (hm_lf), the
+ * descriptor index (hm_lfindex) and geometric verification (hm_geom).
+ *
+ *   bench_lf [--refs N] [--side S] [--pairs] [--scale]
+ *
+ * Data: ../shared/datasets/grocery (HM_SHARED).  References: the first photo
+ * of N scene groups (default 200; groups taken in scene-groups.tsv order,
+ * every 4th group skipped to leave distractor scenes).  Queries per
+ * reference: one generated copy per transform family (tests/lf_gen.h),
+ * JPEG-encoded (q = 85; q = 40 for the jpeg40 family).  Negatives: the second
+ * photo of each multi-photo group whose first photo is a reference (a burst
+ * shot of the same scene: must not match), a photo of a skipped group with a
+ * logo-sized square (1/4 of the side) of a reference pasted in, and the
+ * skipped groups' photos themselves (unrelated).
+ *
+ *   --pairs   verify each query against its own reference only (no index):
+ *             prints the evidence distributions the precision rule was
+ *             calibrated on.
+ *   default   index every reference, query every query through the index,
+ *             verify the top candidates; report recall at zero false
+ *             positives per family (the decision threshold on inliers is
+ *             the smallest that admits no negative), times per query, bytes
+ *             per reference.
+ *   --scale   then add synthetic references (random descriptors and
+ *             positions; real vocabulary) up to 10k and 100k and time the
+ *             same queries again.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hm_decode.h"
+#include "hm_error.h"
+#include "hm_geom.h"
+#include "hm_lf.h"
+
+#include "../tests/lf_gen.h"
+
+#define MAXREF 1024
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *s_shared;
+static int s_side = 348;
+static int s_qkp = 256;
+static hm_lf_ctx_t *s_qctx;
+
+typedef struct item {
+    char path[512];
+    char group[16];
+} item_t;
+
+static item_t *s_items;
+static int s_nitems;
+
+static void load_groups(void)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/datasets/grocery/scene-groups.tsv", s_shared);
+    FILE *f = fopen(p, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", p);
+        exit(1);
+    }
+    s_items = calloc(4000, sizeof *s_items);
+    char line[500];
+    while (fgets(line, sizeof line, f) && s_nitems < 4000) {
+        if (line[0] == '#')
+            continue;
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        char *g = tab + 1;
+        g[strcspn(g, "\r\n")] = 0;
+        snprintf(s_items[s_nitems].path, sizeof s_items[0].path, "%s", line);
+        snprintf(s_items[s_nitems].group, sizeof s_items[0].group, "%s", g);
+        s_nitems++;
+    }
+    fclose(f);
+}
+
+static void *read_all(const char *rel, size_t *len)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/datasets/grocery/%s", s_shared, rel);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    void *b = malloc((size_t)n);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(b);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Decode bytes and extract; returns 0 or an error; times in *t_ext. */
+static int extract(hm_lf_ctx_t *ctx, const void *buf, size_t len, hm_image_t *img,
+                   hm_lf_feat_t *f, hm_lf_feat_t *m, double *t_ext)
+{
+    hm_decode_limits_t lim = hm_decode_limits_default;
+    lim.target_side = s_side;
+    int rc = hm_decode(buf, len, &lim, img);
+    if (rc)
+        return rc;
+    double t0 = now();
+    rc = hm_lf_extract(ctx, img->rgb, img->w, img->h, img->stride, f, m);
+    if (t_ext)
+        *t_ext += now() - t0;
+    return rc;
+}
+
+
+/* ---- the data set ---- */
+
+static int s_nref;
+static int s_ref_item[MAXREF];     /* item index of each reference */
+static int s_burst_item[MAXREF];   /* a second photo of its group, or -1 */
+static int s_dist_item[MAXREF];    /* a photo of a skipped (distractor) group */
+static VipsImage *s_ref_im[MAXREF];
+static hm_lf_feat_t s_ref_f[MAXREF];
+
+static void choose(int want)
+{
+    int ng = 0, nd = 0;
+    for (int i = 0; i < s_nitems && s_nref < want; i++) {
+        if (i > 0 && strcmp(s_items[i].group, s_items[i - 1].group) == 0)
+            continue;
+        /* a group's photos are contiguous in the file only mostly: find the first */
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(s_items[j].group, s_items[i].group) == 0) {
+                first = 0;
+                break;
+            }
+        if (!first)
+            continue;
+        ng++;
+        if (ng % 4 == 0) {
+            if (nd < MAXREF)
+                s_dist_item[nd++] = i;
+            continue;
+        }
+        s_ref_item[s_nref] = i;
+        s_burst_item[s_nref] = -1;
+        for (int j = i + 1; j < s_nitems; j++)
+            if (strcmp(s_items[j].group, s_items[i].group) == 0) {
+                s_burst_item[s_nref] = j;
+                break;
+            }
+        s_nref++;
+    }
+    for (int k = 0; k < s_nref; k++)
+        s_dist_item[k] = s_dist_item[k % (nd ? nd : 1)];
+}
+
+typedef struct qcase {
+    int fam;            /* family, or -1 burst, -2 logo, -3 unrelated */
+    int ref;            /* the reference it copies (or is a negative against) */
+    void *buf;
+    size_t len;
+    lfg_truth_t truth;
+} qcase_t;
+
+static qcase_t *s_q;
+static int s_nq;
+
+static void make_queries(void)
+{
+    s_q = calloc((size_t)s_nref * (LFG_NFAM + 3), sizeof *s_q);
+    for (int r = 0; r < s_nref; r++) {
+        VipsImage *others[3];
+        for (int k = 0; k < 3; k++)
+            others[k] = s_ref_im[(r + 1 + k) % s_nref];
+        for (int fam = 0; fam < LFG_NFAM; fam++) {
+            qcase_t *q = &s_q[s_nq];
+            VipsImage *im = lfg_make(s_ref_im[r], others, fam, (uint64_t)r * 31 + fam, &q->truth);
+            if (!im || lfg_jpeg(im, fam == LFG_JPEG40 ? 40 : 85, &q->buf, &q->len)) {
+                fprintf(stderr, "generation failed: %s\n", vips_error_buffer());
+                exit(1);
+            }
+            g_object_unref(im);
+            q->fam = fam, q->ref = r;
+            s_nq++;
+        }
+        if (s_burst_item[r] >= 0) {
+            qcase_t *q = &s_q[s_nq++];
+            q->fam = -1, q->ref = r;
+            q->buf = read_all(s_items[s_burst_item[r]].path, &q->len);
+        }
+        {
+            size_t len;
+            void *b = read_all(s_items[s_dist_item[r]].path, &len);
+            VipsImage *d = lfg_load(b, len);
+            VipsImage *lp = lfg_logo_paste(d, s_ref_im[r], 0.25, (uint64_t)r);
+            qcase_t *q = &s_q[s_nq++];
+            q->fam = -2, q->ref = r;
+            lfg_jpeg(lp, 85, &q->buf, &q->len);
+            g_object_unref(lp);
+            g_object_unref(d);
+            free(b);
+        }
+        if (r % 2 == 0) {
+            qcase_t *q = &s_q[s_nq++];
+            q->fam = -3, q->ref = -1;
+            q->buf = read_all(s_items[s_dist_item[r]].path, &q->len);
+        }
+    }
+}
+
+static const char *famname(int f)
+{
+    return f >= 0 ? lfg_names[f] : f == -1 ? "NEG burst" : f == -2 ? "NEG logo" : "NEG unrelated";
+}
+
+/* Best model of q (and its mirror set) against one reference. */
+static void verify_pair(const hm_lf_feat_t *q, const hm_lf_feat_t *m, const hm_lf_feat_t *r,
+                        hm_geom_result_t *best)
+{
+    hm_geom_result_t res[4];
+    int nres;
+    memset(best, 0, sizeof *best);
+    for (int v = 0; v < 2; v++) {
+        hm_geom_verify(v ? m : q, r, NULL, res, 4, &nres);
+        for (int k = 0; k < nres; k++)
+            if (res[k].verified > best->verified ||
+                (res[k].verified == best->verified && res[k].inliers > best->inliers))
+                best[0] = res[k];
+    }
+}
+
+static void run_pairs(hm_lf_ctx_t *ctx)
+{
+    hm_image_t img = { 0 };
+    hm_lf_feat_t q, m;
+    hm_lf_feat_init(&q, HM_LF_MAX_KP);
+    hm_lf_feat_init(&m, HM_LF_MAX_KP);
+    FILE *tsv = fopen("bench_lf_pairs.tsv", "w");
+    fprintf(tsv, "family\tref\tverified\tinliers\tncorr\trms\tmdist\tcoher\tcoverage\tthumb\tscale_err\trot_err\tmirror_ok\n");
+    int ok[LFG_NFAM + 3] = { 0 }, tot[LFG_NFAM + 3] = { 0 };
+    for (int i = 0; i < s_nq; i++) {
+        qcase_t *c = &s_q[i];
+        if (c->ref < 0)
+            continue;
+        if (extract(s_qctx, c->buf, c->len, &img, &q, &m, NULL))
+            continue;
+        hm_geom_result_t b;
+        verify_pair(&q, &m, &s_ref_f[c->ref], &b);
+        double se = c->fam >= 0 ? b.scale / c->truth.scale - 1 : 0;
+        double re = c->fam >= 0 ? b.rotation_deg - c->truth.rot_deg : 0;
+        int slot = c->fam >= 0 ? c->fam : LFG_NFAM - 1 - c->fam;
+        tot[slot]++;
+        ok[slot] += b.verified;
+        fprintf(tsv, "%s\t%d\t%d\t%d\t%d\t%.3f\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\n", famname(c->fam), c->ref,
+                b.verified, b.inliers, b.ncorr, b.rms_px, b.mean_dist, b.coherence, b.coverage, b.thumb_corr, se, re,
+                b.mirrored == (c->fam >= 0 ? c->truth.mirrored : 0));
+    }
+    fclose(tsv);
+    for (int s = 0; s < LFG_NFAM + 3; s++)
+        if (tot[s])
+            printf("%-16s verified %3d / %3d\n", s < LFG_NFAM ? lfg_names[s] : famname(LFG_NFAM - 1 - s),
+                   ok[s], tot[s]);
+    hm_lf_feat_free(&q);
+    hm_lf_feat_free(&m);
+    hm_image_release(&img);
+}
+
+static void run_index(hm_lf_ctx_t *ctx, int scale) { (void)ctx, (void)scale; }
+
+int main(int argc, char **argv)
+{
+    int want = 200, pairs = 0, scale = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--refs") && i + 1 < argc)
+            want = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--side") && i + 1 < argc)
+            s_side = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--qkp") && i + 1 < argc)
+            s_qkp = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--pairs"))
+            pairs = 1;
+        else if (!strcmp(argv[i], "--scale"))
+            scale = 1;
+    }
+    if (want > MAXREF)
+        want = MAXREF;
+    s_shared = getenv("HM_SHARED") ? getenv("HM_SHARED") : "../shared";
+    hm_decode_init();
+    load_groups();
+    choose(want);
+    hm_lf_ctx_t *ctx;
+    if (hm_lf_ctx_create(&ctx, NULL)) {
+        fprintf(stderr, "ctx: %s\n", hm_last_error());
+        return 1;
+    }
+    hm_lf_opts_t qo = hm_lf_opts_default;
+    qo.max_kp = s_qkp;
+    if (hm_lf_ctx_create(&s_qctx, &qo)) {
+        fprintf(stderr, "ctx: %s\n", hm_last_error());
+        return 1;
+    }
+    hm_image_t img = { 0 };
+    double t_ext = 0;
+    size_t kp_total = 0, ser_total = 0;
+    for (int r = 0; r < s_nref; r++) {
+        size_t len;
+        void *b = read_all(s_items[s_ref_item[r]].path, &len);
+        s_ref_im[r] = lfg_load(b, len);
+        hm_lf_feat_init(&s_ref_f[r], HM_LF_MAX_KP);
+        extract(ctx, b, len, &img, &s_ref_f[r], NULL, &t_ext);
+        kp_total += s_ref_f[r].n;
+        ser_total += hm_lf_serial_size(&s_ref_f[r]);
+        free(b);
+    }
+    printf("references %d (decode side %d): %.2f ms extraction each, %.1f keypoints, "
+           "%.0f serialised bytes each\n", s_nref, s_side, 1e3 * t_ext / s_nref,
+           (double)kp_total / s_nref, (double)ser_total / s_nref);
+    make_queries();
+    printf("queries %d\n", s_nq);
+    if (pairs)
+        run_pairs(ctx);
+    else
+        run_index(ctx, scale);
+    hm_image_release(&img);
+    hm_lf_ctx_destroy(&ctx);
+    hm_lf_ctx_destroy(&s_qctx);
+    return 0;
+}
