@@ -36,6 +36,7 @@
 #include "hm_error.h"
 #include "hm_geom.h"
 #include "hm_lf.h"
+#include "hm_lfindex.h"
 
 #include "../tests/lf_gen.h"
 
@@ -50,7 +51,8 @@ static double now(void)
 
 static const char *s_shared;
 static int s_side = 348;
-static int s_qkp = 256;
+static int s_qkp = 512;
+static int s_qside = 512;
 static hm_lf_ctx_t *s_qctx;
 
 typedef struct item {
@@ -114,7 +116,7 @@ static int extract(hm_lf_ctx_t *ctx, const void *buf, size_t len, hm_image_t *im
                    hm_lf_feat_t *f, hm_lf_feat_t *m, double *t_ext)
 {
     hm_decode_limits_t lim = hm_decode_limits_default;
-    lim.target_side = s_side;
+    lim.target_side = ctx == s_qctx && s_qside > s_side ? s_qside : s_side;
     int rc = hm_decode(buf, len, &lim, img);
     if (rc)
         return rc;
@@ -280,7 +282,221 @@ static void run_pairs(hm_lf_ctx_t *ctx)
     hm_image_release(&img);
 }
 
-static void run_index(hm_lf_ctx_t *ctx, int scale) { (void)ctx, (void)scale; }
+
+/* Query every case through the index; per case the best verified model's
+ * inliers for each candidate id.  Returns per-case best score for the true
+ * reference (positives) or for any reference (negatives). */
+typedef struct qres {
+    int score_true;     /* best verified inliers for the true reference (0 = none) */
+    int score_false;    /* best verified inliers for any other reference */
+    int geom_ok;        /* the true reference's transform within tolerance */
+} qres_t;
+
+static double s_t_ext, s_t_search, s_t_verify;
+
+static void query_all(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, qres_t *out, int timing_only)
+{
+    hm_image_t img = { 0 };
+    hm_lf_feat_t q, m;
+    hm_lf_feat_init(&q, HM_LF_MAX_KP);
+    hm_lf_feat_init(&m, HM_LF_MAX_KP);
+    hm_lfindex_cand_t cand[64];
+    s_t_ext = s_t_search = s_t_verify = 0;
+    for (int i = 0; i < s_nq; i++) {
+        qcase_t *c = &s_q[i];
+        qres_t *R = &out[i];
+        memset(R, 0, sizeof *R);
+        if (extract(s_qctx, c->buf, c->len, &img, &q, &m, &s_t_ext))
+            continue;
+        double t0 = now();
+        int nc = 0;
+        hm_lfindex_query(ix, sc, &q, &m, NULL, cand, &nc);
+        double t1 = now();
+        hm_geom_frame_t qf = hm_geom_frame_of(&q), mf = hm_geom_frame_of(&m);
+        for (int k = 0; k < nc; k++) {
+            hm_geom_result_t res[3];
+            int nres = 0;
+            hm_geom_fit(cand[k].mirrored ? &mf : &qf, &cand[k].frame, cand[k].corr,
+                        (size_t)cand[k].ncorr, NULL, res, 3, &nres);
+            for (int r = 0; r < nres; r++) {
+                if (getenv("LF_DUMP") && res[r].inliers >= 8) {
+                    int tr = c->ref >= 0 && cand[k].id == (uint64_t)c->ref && c->fam >= 0;
+                    int col = c->fam == LFG_COLLAGE4 && !tr && cand[k].id < (uint64_t)s_nref &&
+                              ((int)cand[k].id - c->ref + s_nref) % s_nref >= 1 &&
+                              ((int)cand[k].id - c->ref + s_nref) % s_nref <= 3;
+                    fprintf(stderr, "DUMP\t%d\t%d\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\n", tr ? 1 : col ? 2 : 0,
+                            c->fam, i, res[r].inliers, res[r].ncorr, res[r].rms_px, res[r].coherence,
+                            res[r].coverage, res[r].scale);
+                }
+                if (!res[r].verified)
+                    continue;
+                int truth = c->ref >= 0 && cand[k].id == (uint64_t)c->ref && c->fam >= 0;
+                /* a collage also holds copies of the next three references */
+                if (c->fam == LFG_COLLAGE4 && !truth && cand[k].id < (uint64_t)s_nref &&
+                    ((int)cand[k].id - c->ref + s_nref) % s_nref >= 1 &&
+                    ((int)cand[k].id - c->ref + s_nref) % s_nref <= 3)
+                    continue;
+                if (getenv("LF_DEBUG") && c->fam < 0)
+                    fprintf(stderr, "NEG %s q%d ref%d cand%llu inl %d/%d rms %.3f coh %.3f cov %.3f s %.3f rot %.1f mir %d\n",
+                            famname(c->fam), i, c->ref, (unsigned long long)cand[k].id, res[r].inliers,
+                            res[r].ncorr, res[r].rms_px, res[r].coherence, res[r].coverage, res[r].scale,
+                            res[r].rotation_deg, res[r].mirrored);
+                if (truth) {
+                    if ((int)res[r].score > R->score_true) {
+                        R->score_true = (int)res[r].score;
+                        double se = res[r].scale / c->truth.scale - 1, re = res[r].rotation_deg - c->truth.rot_deg;
+                        R->geom_ok = fabs(se) < 0.05 && fabs(re) < 2 && res[r].mirrored == c->truth.mirrored;
+                    }
+                } else {
+                    if ((int)res[r].score > R->score_false)
+                        R->score_false = (int)res[r].score;
+                    if (getenv("LF_DEBUG"))
+                        fprintf(stderr, "FP %s q%d ref%d cand%llu inl %d/%d rms %.3f coh %.3f cov %.3f s %.3f rot %.1f mir %d\n",
+                                famname(c->fam), i, c->ref, (unsigned long long)cand[k].id, res[r].inliers,
+                                res[r].ncorr, res[r].rms_px, res[r].coherence, res[r].coverage, res[r].scale,
+                                res[r].rotation_deg, res[r].mirrored);
+                }
+            }
+        }
+        s_t_search += t1 - t0;
+        s_t_verify += now() - t1;
+    }
+    (void)timing_only;
+    hm_lf_feat_free(&q);
+    hm_lf_feat_free(&m);
+    hm_image_release(&img);
+}
+
+static void report(const qres_t *res, const char *label)
+{
+    /* the threshold: one more than the best score any negative reached
+     * (against any reference), and than any wrong-reference score */
+    int thr = 1;
+    for (int i = 0; i < s_nq; i++)
+        if (s_q[i].fam < 0 || 1) {
+            int neg = s_q[i].fam < 0 ? (res[i].score_true > res[i].score_false ? res[i].score_true : res[i].score_false)
+                                     : res[i].score_false;
+            if (neg + 1 > thr)
+                thr = neg + 1;
+        }
+    printf("\n%s: zero-false-positive threshold: score >= %d (verified models only)\n", label, thr);
+    /* and the threshold that admits at most 2 negatives (precision >= 0.999 on 2,000 positives) */
+    int negs[4096], nn = 0;
+    for (int i = 0; i < s_nq && nn < 4096; i++) {
+        int v = s_q[i].fam < 0 ? (res[i].score_true > res[i].score_false ? res[i].score_true : res[i].score_false)
+                               : res[i].score_false;
+        if (v > 0)
+            negs[nn++] = v;
+    }
+    for (int a = 0; a < nn; a++)
+        for (int b = a + 1; b < nn; b++)
+            if (negs[b] > negs[a]) {
+                int t = negs[a];
+                negs[a] = negs[b], negs[b] = t;
+            }
+    int thr2 = nn > 2 ? negs[2] + 1 : 1;
+    printf("%-16s %8s %8s %8s %10s\n", "family", "recall", "geom_ok", "n", "recall@2FP");
+    int all_ok = 0, all_n = 0, all2 = 0;
+    for (int f = 0; f < LFG_NFAM; f++) {
+        int ok = 0, n = 0, g = 0, ok2 = 0;
+        for (int i = 0; i < s_nq; i++)
+            if (s_q[i].fam == f) {
+                n++;
+                ok += res[i].score_true >= thr;
+                ok2 += res[i].score_true >= thr2;
+                g += res[i].score_true >= thr && res[i].geom_ok;
+            }
+        all_ok += ok, all_n += n;
+        all2 += ok2;
+        printf("%-16s %8.3f %8.3f %8d %10.3f\n", lfg_names[f], n ? (double)ok / n : 0, n ? (double)g / n : 0, n,
+               n ? (double)ok2 / n : 0);
+    }
+    printf("%-16s %8.3f %8s %8d %10.3f   (score >= %d)\n", "all", all_n ? (double)all_ok / all_n : 0, "", all_n,
+           all_n ? (double)all2 / all_n : 0, thr2);
+    for (int f = -1; f >= -3; f--) {
+        int n = 0, v = 0;
+        for (int i = 0; i < s_nq; i++)
+            if (s_q[i].fam == f) {
+                n++;
+                v += res[i].score_true > 0 || res[i].score_false > 0;
+            }
+        printf("%-16s any verified match: %d of %d (before the threshold)\n", famname(f), v, n);
+    }
+}
+
+static void timing(const char *label, hm_lfindex_t *ix)
+{
+    hm_lfindex_stats_t st;
+    hm_lfindex_stats(ix, &st);
+    printf("%-28s refs %7zu  extract %.2f ms  search %.2f ms  verify %.2f ms  per query;"
+           "  index %.0f B/ref\n", label, st.n_live, 1e3 * s_t_ext / s_nq, 1e3 * s_t_search / s_nq,
+           1e3 * s_t_verify / s_nq, st.bytes_per_ref);
+}
+
+static void run_index(hm_lf_ctx_t *ctx, int scale)
+{
+    (void)ctx;
+    hm_lfindex_t *ix;
+    hm_lfindex_create(&ix, NULL);
+    size_t nd = 0;
+    for (int r = 0; r < s_nref; r++)
+        nd += s_ref_f[r].n;
+    uint64_t *all = malloc(nd * 32);
+    nd = 0;
+    for (int r = 0; r < s_nref; r++) {
+        memcpy(all + 4 * nd, s_ref_f[r].desc, s_ref_f[r].n * 32);
+        nd += s_ref_f[r].n;
+    }
+    double t0 = now();
+    hm_lfindex_train(ix, all, nd);
+    printf("vocabulary trained on %zu descriptors in %.2f s\n", nd, now() - t0);
+    for (int r = 0; r < s_nref; r++)
+        hm_lfindex_add(ix, (uint64_t)r, &s_ref_f[r]);
+    hm_lfindex_scratch_t *sc;
+    hm_lfindex_scratch_create(&sc);
+    qres_t *res = calloc((size_t)s_nq, sizeof *res);
+    query_all(ix, sc, res, 0);
+    report(res, "real references");
+    timing("real references", ix);
+    if (scale) {
+        /* synthetic references: a real reference's descriptors with 20-40
+         * random bits flipped each and random positions, so they fall into
+         * the vocabulary's words like real ones do; ids from 1,000,000 */
+        uint64_t st = 77;
+        hm_lf_feat_t f;
+        hm_lf_feat_init(&f, 256);
+        size_t n = (size_t)s_nref;
+        size_t targets[2] = { 10000, 100000 };
+        for (int t = 0; t < 2; t++) {
+            while (n < targets[t]) {
+                const hm_lf_feat_t *src = &s_ref_f[lfg_rand(&st) % (uint64_t)s_nref];
+                f.n = src->n, f.aspect_w = 1, f.aspect_h = 1, f.mirrored = 0;
+                for (uint32_t i = 0; i < f.n; i++) {
+                    memcpy(f.desc + 4 * i, src->desc + 4 * i, 32);
+                    int flips = 20 + (int)(lfg_rand(&st) % 21);
+                    for (int b = 0; b < flips; b++) {
+                        int bit = (int)(lfg_rand(&st) & 255);
+                        f.desc[4 * i + bit / 64] ^= 1ULL << (bit & 63);
+                    }
+                    f.kp[i].x = (float)lfg_unif(&st), f.kp[i].y = (float)lfg_unif(&st);
+                    f.kp[i].size = src->kp[i].size, f.kp[i].angle = (float)(6.28 * lfg_unif(&st));
+                }
+                hm_lfindex_add(ix, 1000000 + n, &f);
+                n++;
+            }
+            query_all(ix, sc, res, 1);
+            char label[64];
+            snprintf(label, sizeof label, "with %zu synthetic", n - s_nref);
+            report(res, label);
+            timing(label, ix);
+        }
+        hm_lf_feat_free(&f);
+    }
+    free(res);
+    free(all);
+    hm_lfindex_scratch_destroy(&sc);
+    hm_lfindex_destroy(&ix);
+}
 
 int main(int argc, char **argv)
 {
@@ -290,6 +506,8 @@ int main(int argc, char **argv)
             want = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--side") && i + 1 < argc)
             s_side = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--qside") && i + 1 < argc)
+            s_qside = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--qkp") && i + 1 < argc)
             s_qkp = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--pairs"))
@@ -310,6 +528,7 @@ int main(int argc, char **argv)
     }
     hm_lf_opts_t qo = hm_lf_opts_default;
     qo.max_kp = s_qkp;
+    qo.max_side = s_qside;
     if (hm_lf_ctx_create(&s_qctx, &qo)) {
         fprintf(stderr, "ctx: %s\n", hm_last_error());
         return 1;

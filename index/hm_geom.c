@@ -17,7 +17,7 @@ const hm_geom_opts_t hm_geom_opts_default = {
     .iters = 400,
     .inlier_px = 3.0f,
     .min_inliers = 10,
-    .max_guard = 1.2f,
+    .max_guard = 1.1f,
     .min_coverage = 0.1f,
     .min_thumb_corr = -1.0f,
     .max_models = 3,
@@ -172,7 +172,7 @@ static double s_sample(const uint8_t *t, double x, double y)
 }
 
 /* Pearson correlation of the query thumbnail with the aligned reference's. */
-static double s_thumb_corr(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const g_sim_t *m)
+static double s_thumb_corr(const hm_geom_frame_t *q, const hm_geom_frame_t *r, const g_sim_t *m)
 {
     const int N = HM_LF_THUMB;
     double den = m->ar * m->ar + m->ai * m->ai;
@@ -243,7 +243,13 @@ static int s_ransac(const hm_geom_corr_t *c, size_t n, const uint8_t *alive, int
     return *best_k >= 2 ? 0 : -1;
 }
 
-int hm_geom_fit(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_corr_t *c,
+hm_geom_frame_t hm_geom_frame_of(const hm_lf_feat_t *f)
+{
+    hm_geom_frame_t fr = { f->aspect_w, f->aspect_h, f->mirrored, f->has_thumb ? f->thumb : NULL };
+    return fr;
+}
+
+int hm_geom_fit(const hm_geom_frame_t *q, const hm_geom_frame_t *r, const hm_geom_corr_t *c,
                 size_t n, const hm_geom_opts_t *o, hm_geom_result_t *res, int maxres,
                 int *nres)
 {
@@ -291,6 +297,7 @@ int hm_geom_fit(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_corr
         R->inliers = k;
         R->ncorr = (int)n;
         R->inlier_ratio = (float)k / (float)n;
+        R->score = (float)k * R->inlier_ratio;
         R->rms_px = (float)sqrt(ss / k);
         R->mean_dist = (float)(sd / k);
         R->coherence = (float)s_coherence(&m, c, in, n);
@@ -309,8 +316,8 @@ int hm_geom_fit(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_corr
         }
         R->crop[0] = (float)fmax(0, cx0), R->crop[1] = (float)fmax(0, cy0);
         R->crop[2] = (float)fmin(r->aspect_w, cx1), R->crop[3] = (float)fmin(r->aspect_h, cy1);
-        R->thumb_corr = (q->has_thumb && r->has_thumb) ? (float)s_thumb_corr(q, r, &m) : -2.0f;
-        R->verified = R->inliers >= o->min_inliers && R->rms_px + R->coherence <= o->max_guard &&
+        R->thumb_corr = (q->thumb && r->thumb) ? (float)s_thumb_corr(q, r, &m) : -2.0f;
+        R->verified = R->inliers >= o->min_inliers && R->rms_px + fmaxf(R->coherence, 0) <= o->max_guard &&
                       R->coverage >= o->min_coverage &&
                       (o->min_thumb_corr <= -1 || R->thumb_corr <= -2 ||
                        R->thumb_corr >= o->min_thumb_corr);
@@ -328,5 +335,6 @@ int hm_geom_verify(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_o
     int rc = hm_geom_match(q, r, o, corr, HM_LF_MAX_KP, &n);
     if (rc)
         return rc;
-    return hm_geom_fit(q, r, corr, n, o, res, maxres, nres);
+    hm_geom_frame_t qf = hm_geom_frame_of(q), rf = hm_geom_frame_of(r);
+    return hm_geom_fit(&qf, &rf, corr, n, o, res, maxres, nres);
 }

@@ -24,13 +24,13 @@
  * 100 grocery references, 1,000 generated copies and 25 burst shots
  * (scene-groups.tsv: second photos of the same scene):
  *   inliers >= opts.min_inliers (10);
- *   rms_px + coherence <= opts.max_guard (1.2).  rms_px is the RMS inlier
- *   residual in pixels of each query keypoint's pyramid level; coherence
- *   (see the field) is ~0 when residuals are localisation noise and grows
- *   when they form a smooth field, as perspective and parallax between two
- *   photos of one scene make them.  Copies: rms p50 0.70 / p99 0.96,
- *   coherence p99 0.27, sum p99 1.09.  Burst shots: rms 0.71-1.76,
- *   coherence 0.01-0.84, sum >= 1.25 for 24 of 25 (the 25th, rms 0.71 and
+ *   rms_px + max(coherence, 0) <= opts.max_guard (1.1).  rms_px is the RMS
+ *   inlier residual in pixels of each query keypoint's pyramid level;
+ *   coherence (see the field) is ~0 when residuals are localisation noise
+ *   and grows when they form a smooth field, as perspective and parallax
+ *   between two photos of one scene make them.  Copies: rms p50 0.70 / p99
+ *   0.96, coherence p99 0.27.  Burst shots: rms 0.71-1.76, coherence
+ *   0.01-0.84; 24 of 25 have a sum >= 1.25 (the 25th, rms 0.71 and
  *   coherence 0.01, is geometrically indistinguishable from a copy);
  *   coverage >= opts.min_coverage (0.1): the inliers span at least a tenth of
  *   the reference, so a shared logo-sized region (1/16 of the area in the
@@ -38,6 +38,9 @@
  *   optionally (opts.min_thumb_corr > -1) the aligned 32x32 thumbnails
  *   correlate at least that much.  Off by default: it did not separate burst
  *   shots (0.68-0.95) and fails rotated crops (0.4-0.6).
+ * The caller then thresholds score (inliers x inlier ratio): in bench_lf's
+ * 200-reference run (burst, logo and look-alike negatives through the
+ * index) no negative's verified model scored above 25 (HM_GEOM_SCORE_MIN).
 
  * Collages.  After a model is found its inliers are removed and RANSAC runs
  * again on the rest, up to opts.max_models times, so the same reference
@@ -61,6 +64,7 @@ extern "C" {
 
 #define HM_GEOM_MAX_CORR 4096 /* correspondences considered per pair */
 #define HM_GEOM_MAX_MODELS 8
+#define HM_GEOM_SCORE_MIN 25.0f /* suggested score threshold (zero false positives in bench_lf) */
 
 /* One putative correspondence: query keypoint qi <-> reference keypoint ri. */
 typedef struct hm_geom_corr {
@@ -77,7 +81,7 @@ typedef struct hm_geom_opts {
     int iters;                /* RANSAC hypotheses per model; default 400 */
     float inlier_px;          /* inlier residual, level pixels; default 3 */
     int min_inliers;          /* default 10 */
-    float max_guard;          /* rms_px + coherence at most this; default 1.2 */
+    float max_guard;          /* rms_px + max(coherence, 0) at most this; default 1.1 */
     float min_coverage;       /* default 0.1 */
     float min_thumb_corr;     /* default -1 (off) */
     int max_models;           /* default 3 (1..HM_GEOM_MAX_MODELS) */
@@ -86,12 +90,25 @@ typedef struct hm_geom_opts {
 
 extern const hm_geom_opts_t hm_geom_opts_default;
 
+/* What the fit needs to know about an image besides its keypoints. */
+typedef struct hm_geom_frame {
+    float aspect_w, aspect_h; /* as hm_lf_feat_t */
+    int mirrored;             /* query side: the features are of the mirror image */
+    const uint8_t *thumb;     /* HM_LF_THUMB^2 luma, or NULL; borrowed for the call */
+} hm_geom_frame_t;
+
+/* The frame of a feature set (thumb points into f). */
+hm_geom_frame_t hm_geom_frame_of(const hm_lf_feat_t *f);
+
 /* The evidence for one model. */
 typedef struct hm_geom_result {
     int verified;             /* 1 when every rule above holds */
     int inliers;              /* correspondences within inlier_px */
     int ncorr;                /* correspondences the fit saw */
     float inlier_ratio;       /* inliers / ncorr */
+    float score;              /* inliers x inlier_ratio: the strength to threshold
+                                 (copies match nearly every putative pair;
+                                 look-alike photos only some) */
     float coverage;           /* inliers' bounding box area / reference area */
     float rms_px;             /* RMS residual of inliers, level pixels */
     float mean_dist;          /* mean descriptor Hamming distance of the inliers */
@@ -119,13 +136,13 @@ int hm_geom_match(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_op
 
 /*
  * hm_geom_fit - fit up to opts.max_models similarity models to corr.
- * @param[in]  q, r    the feature sets the correspondences index (aspect,
- *                     mirrored flag and thumbnails are read from them).
+ * @param[in]  q, r    the two images' frames (hm_geom_frame_of(), or from an
+ *                     hm_lfindex candidate).
  * @param[out] res     room for maxres results; *nres = models found (those
  *                     with >= min_inliers inliers; verified or not), best first.
  * @return 0, HM_E_INVAL (NULL, maxres < 1).
  */
-int hm_geom_fit(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_corr_t *corr,
+int hm_geom_fit(const hm_geom_frame_t *q, const hm_geom_frame_t *r, const hm_geom_corr_t *corr,
                 size_t n, const hm_geom_opts_t *opts, hm_geom_result_t *res, int maxres,
                 int *nres);
 
