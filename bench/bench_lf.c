@@ -2,7 +2,7 @@
  * bench_lf.c - accuracy and speed probe for local features (hm_lf), the
  * descriptor index (hm_lfindex) and geometric verification (hm_geom).
  *
- *   bench_lf [--refs N] [--side S] [--pairs] [--scale]
+ *   bench_lf [--refs N] [--side S] [--qkp K] [--qside S] [--nomirror] [--pairs] [--scale]
  *
  * Data: ../shared/datasets/grocery (HM_SHARED).  References: the first photo
  * of N scene groups (default 200; groups taken in scene-groups.tsv order,
@@ -14,6 +14,10 @@
  * logo-sized square (1/4 of the side) of a reference pasted in, and the
  * skipped groups' photos themselves (unrelated).
  *
+ *   --side    reference decode side (default 348); --qkp / --qside: query
+ *             keypoints (768) and decode + level-0 side (512);
+ *   --exttime extraction time per SIMD level, with and without mirror set;
+ *   --nomirror  no mirror set for queries (to measure what it buys);
  *   --pairs   verify each query against its own reference only (no index):
  *             prints the evidence distributions the precision rule was
  *             calibrated on.
@@ -37,6 +41,7 @@
 #include "hm_geom.h"
 #include "hm_lf.h"
 #include "hm_lfindex.h"
+#include "hm_simd.h"
 
 #include "../tests/lf_gen.h"
 
@@ -51,8 +56,9 @@ static double now(void)
 
 static const char *s_shared;
 static int s_side = 348;
-static int s_qkp = 512;
+static int s_qkp = 768;
 static int s_qside = 512;
+static int s_nomirror;
 static hm_lf_ctx_t *s_qctx;
 
 typedef struct item {
@@ -306,11 +312,11 @@ static void query_all(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, qres_t *out, i
         qcase_t *c = &s_q[i];
         qres_t *R = &out[i];
         memset(R, 0, sizeof *R);
-        if (extract(s_qctx, c->buf, c->len, &img, &q, &m, &s_t_ext))
+        if (extract(s_qctx, c->buf, c->len, &img, &q, s_nomirror ? NULL : &m, &s_t_ext))
             continue;
         double t0 = now();
         int nc = 0;
-        hm_lfindex_query(ix, sc, &q, &m, NULL, cand, &nc);
+        hm_lfindex_query(ix, sc, &q, s_nomirror ? NULL : &m, NULL, cand, &nc);
         double t1 = now();
         hm_geom_frame_t qf = hm_geom_frame_of(&q), mf = hm_geom_frame_of(&m);
         for (int k = 0; k < nc; k++) {
@@ -459,9 +465,13 @@ static void run_index(hm_lf_ctx_t *ctx, int scale)
     report(res, "real references");
     timing("real references", ix);
     if (scale) {
-        /* synthetic references: a real reference's descriptors with 20-40
+        /* synthetic references: a real reference's descriptors with 60-100
          * random bits flipped each and random positions, so they fall into
-         * the vocabulary's words like real ones do; ids from 1,000,000 */
+         * the vocabulary's words much like real ones do (list lengths and
+         * scan cost are realistic) but rarely within the 64-bit match
+         * radius of a query (with 20-40 flips, every real match came with
+         * ~500 synthetic near-copies: a bank of 500 copies of every photo,
+         * not a product catalogue); ids from 1,000,000 */
         uint64_t st = 77;
         hm_lf_feat_t f;
         hm_lf_feat_init(&f, 256);
@@ -473,7 +483,7 @@ static void run_index(hm_lf_ctx_t *ctx, int scale)
                 f.n = src->n, f.aspect_w = 1, f.aspect_h = 1, f.mirrored = 0;
                 for (uint32_t i = 0; i < f.n; i++) {
                     memcpy(f.desc + 4 * i, src->desc + 4 * i, 32);
-                    int flips = 20 + (int)(lfg_rand(&st) % 21);
+                    int flips = 60 + (int)(lfg_rand(&st) % 41);
                     for (int b = 0; b < flips; b++) {
                         int bit = (int)(lfg_rand(&st) & 255);
                         f.desc[4 * i + bit / 64] ^= 1ULL << (bit & 63);
@@ -498,9 +508,41 @@ static void run_index(hm_lf_ctx_t *ctx, int scale)
     hm_lfindex_destroy(&ix);
 }
 
+/* Extraction cost split: the same queries with and without the mirror
+ * set, per SIMD level (median of 3 passes). */
+static void run_exttime(void)
+{
+    hm_image_t img = { 0 };
+    hm_lf_feat_t q, m;
+    hm_lf_feat_init(&q, HM_LF_MAX_KP);
+    hm_lf_feat_init(&m, HM_LF_MAX_KP);
+    int nq = s_nq < 300 ? s_nq : 300;
+    for (int level = 0; level < HM_SIMD_NLEVELS; level++) {
+        if (hm__simd_force(level) != 0)
+            continue;
+        for (int mir = 0; mir < 2; mir++) {
+            double best[3];
+            for (int pass = 0; pass < 3; pass++) {
+                double t = 0;
+                for (int i = 0; i < nq; i++)
+                    extract(s_qctx, s_q[i].buf, s_q[i].len, &img, &q, mir ? &m : NULL, &t);
+                best[pass] = t / nq;
+            }
+            double a = best[0], b = best[1], c = best[2];
+            double med = a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+            printf("extraction %-7s %-12s %.3f ms per query (%d queries, %d keypoints, side %d)\n",
+                   hm_simd_level_name(level), mir ? "+mirror set" : "plain", 1e3 * med, nq, s_qkp, s_qside);
+        }
+    }
+    hm__simd_force(hm_simd_best_level());
+    hm_lf_feat_free(&q);
+    hm_lf_feat_free(&m);
+    hm_image_release(&img);
+}
+
 int main(int argc, char **argv)
 {
-    int want = 200, pairs = 0, scale = 0;
+    int want = 200, pairs = 0, scale = 0, exttime = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--refs") && i + 1 < argc)
             want = atoi(argv[++i]);
@@ -510,11 +552,16 @@ int main(int argc, char **argv)
             s_qside = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--qkp") && i + 1 < argc)
             s_qkp = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--exttime"))
+            exttime = 1;
+        else if (!strcmp(argv[i], "--nomirror"))
+            s_nomirror = 1;
         else if (!strcmp(argv[i], "--pairs"))
             pairs = 1;
         else if (!strcmp(argv[i], "--scale"))
             scale = 1;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (want > MAXREF)
         want = MAXREF;
     s_shared = getenv("HM_SHARED") ? getenv("HM_SHARED") : "../shared";
@@ -551,7 +598,9 @@ int main(int argc, char **argv)
            (double)kp_total / s_nref, (double)ser_total / s_nref);
     make_queries();
     printf("queries %d\n", s_nq);
-    if (pairs)
+    if (exttime)
+        run_exttime();
+    else if (pairs)
         run_pairs(ctx);
     else
         run_index(ctx, scale);

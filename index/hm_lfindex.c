@@ -98,6 +98,7 @@ int hm_lfindex_create(hm_lfindex_t **out, const hm_lfindex_opts_t *opts)
     if (!ix)
         return hm__seterr(HM_E_NOMEM, "hm_lfindex_create");
     ix->o = o;
+    pthread_rwlock_init(&ix->lock, NULL);
     size_t words = (size_t)o.k1 * o.k2;
     ix->top = calloc((size_t)o.k1 * 4, sizeof(uint64_t));
     ix->leaf = calloc(words * 4, sizeof(uint64_t));
@@ -109,7 +110,6 @@ int hm_lfindex_create(hm_lfindex_t **out, const hm_lfindex_opts_t *opts)
         hm_lfindex_destroy(&ix);
         return hm__seterr(HM_E_NOMEM, "hm_lfindex_create: %zu words", words);
     }
-    pthread_rwlock_init(&ix->lock, NULL);
     *out = ix;
     return 0;
 }
@@ -133,8 +133,7 @@ void hm_lfindex_destroy(hm_lfindex_t **self_p)
     free(ix->leaf);
     free(ix->mkey);
     free(ix->mval);
-    if (ix->mcap && ix->lists)
-        pthread_rwlock_destroy(&ix->lock);
+    pthread_rwlock_destroy(&ix->lock);
     free(ix);
     *self_p = NULL;
 }
