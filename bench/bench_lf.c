@@ -17,6 +17,8 @@
  *   --side    reference decode side (default 348); --qkp / --qside: query
  *             keypoints (768) and decode + level-0 side (512);
  *   --exttime extraction time per SIMD level, with and without mirror set;
+ *   --probes P, --stop F  index query options (hm_lfindex_qopts_t);
+ *   --upscale   enlarge small queries to --qside;
  *   --nomirror  no mirror set for queries (to measure what it buys);
  *   --pairs   verify each query against its own reference only (no index):
  *             prints the evidence distributions the precision rule was
@@ -59,6 +61,8 @@ static int s_side = 348;
 static int s_qkp = 768;
 static int s_qside = 512;
 static int s_nomirror;
+static int s_upscale;
+static hm_lfindex_qopts_t s_qo;
 static hm_lf_ctx_t *s_qctx;
 
 typedef struct item {
@@ -316,7 +320,7 @@ static void query_all(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, qres_t *out, i
             continue;
         double t0 = now();
         int nc = 0;
-        hm_lfindex_query(ix, sc, &q, s_nomirror ? NULL : &m, NULL, cand, &nc);
+        hm_lfindex_query(ix, sc, &q, s_nomirror ? NULL : &m, &s_qo, cand, &nc);
         double t1 = now();
         hm_geom_frame_t qf = hm_geom_frame_of(&q), mf = hm_geom_frame_of(&m);
         for (int k = 0; k < nc; k++) {
@@ -435,8 +439,9 @@ static void timing(const char *label, hm_lfindex_t *ix)
     hm_lfindex_stats_t st;
     hm_lfindex_stats(ix, &st);
     printf("%-28s refs %7zu  extract %.2f ms  search %.2f ms  verify %.2f ms  per query;"
-           "  index %.0f B/ref\n", label, st.n_live, 1e3 * s_t_ext / s_nq, 1e3 * s_t_search / s_nq,
-           1e3 * s_t_verify / s_nq, st.bytes_per_ref);
+           "  index %.0f B/ref (longest list %zu, %.1f%% of entries in stop words)\n", label, st.n_live,
+           1e3 * s_t_ext / s_nq, 1e3 * s_t_search / s_nq, 1e3 * s_t_verify / s_nq, st.bytes_per_ref,
+           st.max_list, 100 * st.stop_share);
 }
 
 static void run_index(hm_lf_ctx_t *ctx, int scale)
@@ -543,6 +548,7 @@ static void run_exttime(void)
 int main(int argc, char **argv)
 {
     int want = 200, pairs = 0, scale = 0, exttime = 0;
+    s_qo = hm_lfindex_qopts_default;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--refs") && i + 1 < argc)
             want = atoi(argv[++i]);
@@ -554,6 +560,12 @@ int main(int argc, char **argv)
             s_qkp = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exttime"))
             exttime = 1;
+        else if (!strcmp(argv[i], "--probes") && i + 1 < argc)
+            s_qo.probes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--stop") && i + 1 < argc)
+            s_qo.stop_factor = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--upscale"))
+            s_upscale = 1;
         else if (!strcmp(argv[i], "--nomirror"))
             s_nomirror = 1;
         else if (!strcmp(argv[i], "--pairs"))
@@ -576,6 +588,7 @@ int main(int argc, char **argv)
     hm_lf_opts_t qo = hm_lf_opts_default;
     qo.max_kp = s_qkp;
     qo.max_side = s_qside;
+    qo.upscale = s_upscale;
     if (hm_lf_ctx_create(&s_qctx, &qo)) {
         fprintf(stderr, "ctx: %s\n", hm_last_error());
         return 1;

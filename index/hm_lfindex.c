@@ -18,7 +18,7 @@ const hm_lfindex_opts_t hm_lfindex_opts_default = {
 };
 
 const hm_lfindex_qopts_t hm_lfindex_qopts_default = {
-    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8,
+    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
 };
 
 typedef struct lfi_list {
@@ -453,8 +453,16 @@ void hm_lfindex_stats(hm_lfindex_t *ix, hm_lfindex_stats_t *st)
     pthread_rwlock_rdlock(&ix->lock);
     size_t words = (size_t)ix->o.k1 * ix->o.k2, b = sizeof *ix;
     b += words * (sizeof(lfi_list_t) + 32) + (size_t)ix->o.k1 * 32;
-    for (size_t w = 0; w < words; w++)
+    double mean = (double)ix->entries / (double)words;
+    size_t in_stop = 0;
+    for (size_t w = 0; w < words; w++) {
         b += (size_t)ix->lists[w].cap * 38;
+        if (ix->lists[w].n > st->max_list)
+            st->max_list = ix->lists[w].n;
+        if (ix->lists[w].n > 8 * mean)
+            in_stop += ix->lists[w].n;
+    }
+    st->stop_share = ix->entries ? (double)in_stop / (double)ix->entries : 0;
     b += (size_t)ix->capref * sizeof(lfi_ref_t) + ix->mcap * 12;
     for (uint32_t i = 0; i < ix->nref; i++)
         b += (size_t)ix->refs[i].n * 8;
@@ -532,12 +540,17 @@ static int s_scan(const hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_f
                   int var, const hm_lfindex_qopts_t *qo)
 {
     const hm_kernels_t *K = hm_kernels();
+    /* stop words: lists far longer than the mean are skipped */
+    double mean = (double)ix->entries / ((double)ix->o.k1 * ix->o.k2);
+    double stop = qo->stop_factor > 0 ? qo->stop_factor * mean : 1e300;
+    if (stop < 256)
+        stop = 256;
     for (uint32_t i = 0; i < q->n; i++) {
         uint32_t words[4];
         int np = s_quantise(ix, q->desc + 4 * i, qo->probes, words);
         for (int p = 0; p < np; p++) {
             const lfi_list_t *L = &ix->lists[words[p]];
-            if (L->n == 0)
+            if (L->n == 0 || L->n > stop)
                 continue;
             if (s_grow((void **)&s->dist, &s->dcap, L->n, sizeof *s->dist))
                 return HM_E_NOMEM;

@@ -29,6 +29,10 @@
  * one (for each query keypoint its closest reference keypoint; each
  * reference keypoint kept once, for its closest query keypoint).
  *
+ * Stop words (Sivic & Zisserman): lists longer than stop_factor times the
+ * mean list length are skipped.  Textureless patches crowd a few words;
+ * their matches carry little evidence and their scans dominated the cost.
+ *
  * Add and remove are incremental: an add quantises the descriptors and
  * appends to the lists; a remove marks the reference dead (queries skip it
  * at once) and hm_lfindex_compact() gives the space back.
@@ -68,6 +72,8 @@ typedef struct hm_lfindex_qopts {
     int max_dist;             /* largest Hamming distance of a match; default 64 */
     int min_votes;            /* candidates need this many votes; default 6 */
     int max_cand;             /* candidates returned (1..64); default 8 */
+    float stop_factor;        /* stop words: lists longer than this x the mean list
+                                 (and than 256) are not scanned; 0 = off; default 8 */
 } hm_lfindex_qopts_t;
 
 extern const hm_lfindex_qopts_t hm_lfindex_qopts_default;
@@ -90,6 +96,8 @@ typedef struct hm_lfindex_stats {
     size_t bytes;             /* memory held (lists, references, vocabulary) */
     double bytes_per_ref;     /* bytes / n_live */
     int words;                /* k1 x k2 */
+    size_t max_list;          /* longest list */
+    double stop_share;        /* share of entries in lists longer than 8 x the mean */
     int trained;              /* 1 after hm_lfindex_train() */
 } hm_lfindex_stats_t;
 

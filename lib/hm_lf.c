@@ -153,7 +153,7 @@ int hm_lf_ctx_create(hm_lf_ctx_t **out, const hm_lf_opts_t *opts)
     hm_lf_opts_t o = opts ? *opts : hm_lf_opts_default;
     if (o.max_kp < 1 || o.max_kp > HM_LF_MAX_KP || o.levels < 1 || o.levels > 8 ||
         !(o.level_scale >= 1.1f && o.level_scale <= 2.0f) || o.fast_t < 1 || o.fast_t > 200 ||
-        o.max_side < 64 || o.max_side > 4096 || o.grid < 1 || o.grid > 32)
+        o.max_side < 64 || o.max_side > 4096 || o.grid < 1 || o.grid > 32 || o.upscale < 0 || o.upscale > 1)
         return hm__seterr(HM_E_INVAL, "hm_lf_ctx_create: option out of range");
     pthread_once(&s_pat_once, s_make_pattern);
     hm_lf_ctx_t *c = calloc(1, sizeof *c);
@@ -285,6 +285,27 @@ static void s_area(const float *src, int sw, int sh, size_t ss, uint8_t *dst, in
         for (int x = 0; x < dw; x++) {
             float v = acc[x] + 0.5f;
             d[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+}
+
+/* Bilinear enlargement of a float plane (pixel centres aligned). */
+static void s_bilinear(const float *src, int sw, int sh, uint8_t *dst, int dw, int dh, size_t ds)
+{
+    double rx = (double)sw / dw, ry = (double)sh / dh;
+    for (int y = 0; y < dh; y++) {
+        double fy = (y + 0.5) * ry - 0.5;
+        fy = fy < 0 ? 0 : fy > sh - 1 ? sh - 1 : fy;
+        int y0 = (int)fy, y1 = y0 + 1 < sh ? y0 + 1 : y0;
+        float wy = (float)(fy - y0);
+        for (int x = 0; x < dw; x++) {
+            double fx = (x + 0.5) * rx - 0.5;
+            fx = fx < 0 ? 0 : fx > sw - 1 ? sw - 1 : fx;
+            int x0 = (int)fx, x1 = x0 + 1 < sw ? x0 + 1 : x0;
+            float wx = (float)(fx - x0);
+            const float *a = src + (size_t)y0 * sw, *b = src + (size_t)y1 * sw;
+            float v = (1 - wy) * ((1 - wx) * a[x0] + wx * a[x1]) + wy * ((1 - wx) * b[x0] + wx * b[x1]) + 0.5f;
+            dst[(size_t)y * ds + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
 }
@@ -487,7 +508,7 @@ static int s_pyramid(hm_lf_ctx_t *c, const uint8_t *rgb, int w, int h, size_t st
         K->rgb_to_luma(rgb + (size_t)y * stride, (size_t)w, c->luma + (size_t)y * w);
     int side = w > h ? w : h;
     int w0 = w, h0 = h;
-    if (side > c->o.max_side) {
+    if (side > c->o.max_side || (c->o.upscale && side < c->o.max_side && side >= 8)) {
         w0 = (int)lround((double)w * c->o.max_side / side);
         h0 = (int)lround((double)h * c->o.max_side / side);
         w0 = w0 < 1 ? 1 : w0;
@@ -496,7 +517,10 @@ static int s_pyramid(hm_lf_ctx_t *c, const uint8_t *rgb, int w, int h, size_t st
     size_t need = sizeof(float) * (size_t)(w > HM_LF_THUMB ? w : HM_LF_THUMB) * h;
     if ((rc = s_grow((void **)&c->tmp, &c->tmp_cap, need)))
         return rc;
-    s_area(c->luma, w, h, (size_t)w, c->lv[0].img, w0, h0, (size_t)c->stride, c->tmp, c->tx, c->ty);
+    if (w0 > w || h0 > h)
+        s_bilinear(c->luma, w, h, c->lv[0].img, w0, h0, (size_t)c->stride);
+    else
+        s_area(c->luma, w, h, (size_t)w, c->lv[0].img, w0, h0, (size_t)c->stride, c->tmp, c->tx, c->ty);
     /* the thumbnail, from the full-resolution luma */
     uint8_t th[HM_LF_THUMB * HM_LF_THUMB];
     if (w >= HM_LF_THUMB && h >= HM_LF_THUMB) {

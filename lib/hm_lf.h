@@ -85,6 +85,9 @@ typedef struct hm_lf_opts {
     int fast_t;          /* FAST threshold on 8-bit luma; default 16 */
     int max_side;        /* longer side of level 0 (larger images are shrunk); default 360 */
     int grid;            /* spread grid cells per side; default 8 (1 = off) */
+    int upscale;         /* 1: images smaller than max_side are enlarged to it
+                            (bilinear), so small products in a query meet the
+                            reference's finest level; default 0 */
 } hm_lf_opts_t;
 
 extern const hm_lf_opts_t hm_lf_opts_default;
