@@ -175,6 +175,83 @@ void hm__avx2_orient_energy(const float *gx, const float *gy, size_t n, float *e
     }
 }
 
+static const int8_t a_cdx[16] = { 0, 1, 2, 3, 3, 3, 2, 1, 0, -1, -2, -3, -3, -3, -2, -1 };
+static const int8_t a_cdy[16] = { -3, -3, -2, -1, 0, 1, 2, 3, 3, 3, 2, 1, 0, -1, -2, -3 };
+
+/* 1-byte lanes: 0xff where 9 contiguous circle masks are all set.  Runs are
+ * built by doubling (2, 4, 8, then + 1) over the 16 circular positions. */
+static inline __m256i a_run9(const __m256i *m)
+{
+    __m256i c2[16], c4[16], any = _mm256_setzero_si256();
+    for (int s = 0; s < 16; s++)
+        c2[s] = _mm256_and_si256(m[s], m[(s + 1) & 15]);
+    for (int s = 0; s < 16; s++)
+        c4[s] = _mm256_and_si256(c2[s], c2[(s + 2) & 15]);
+    for (int s = 0; s < 16; s++) {
+        __m256i c8 = _mm256_and_si256(c4[s], c4[(s + 4) & 15]);
+        any = _mm256_or_si256(any, _mm256_and_si256(c8, m[(s + 8) & 15]));
+    }
+    return any;
+}
+
+void hm__avx2_fast9_row(const uint8_t *p, ptrdiff_t stride, size_t n, int t, uint8_t *out)
+{
+    const __m256i vt = _mm256_set1_epi8((char)t), zero = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi8(1);
+    size_t i = 0;
+    for (; i < n; i += 32) {
+        /* the last block overlaps the previous one instead of a scalar tail */
+        if (i + 32 > n) {
+            if (n < 32)
+                break;
+            i = n - 32;
+        }
+        const uint8_t *c = p + i;
+        __m256i vc = _mm256_loadu_si256((const __m256i *)c);
+        __m256i hi = _mm256_adds_epu8(vc, vt), lo = _mm256_subs_epu8(vc, vt);
+        __m256i b[16], d[16];
+        for (int k = 0; k < 16; k++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(c + a_cdy[k] * stride + a_cdx[k]));
+            /* v > hi  <=>  v -sat hi != 0;  v < lo  <=>  lo -sat v != 0 */
+            b[k] = _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_subs_epu8(v, hi), zero),
+                                    _mm256_set1_epi8(-1));
+            d[k] = _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_subs_epu8(lo, v), zero),
+                                    _mm256_set1_epi8(-1));
+        }
+        __m256i r = _mm256_or_si256(a_run9(b), a_run9(d));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_and_si256(r, one));
+    }
+    if (i < n)
+        hm__kernels_scalar.fast9_row(p + i, stride, n - i, t, out + i);
+}
+
+void hm__avx2_brief256(const uint8_t *p, const int32_t *off, uint64_t *out)
+{
+    const __m256i lowb = _mm256_set1_epi32(0xff);
+    uint32_t bits[8];
+    for (int g = 0; g < 8; g++) {
+        uint32_t x = 0;
+        for (int j = 0; j < 4; j++) {
+            int k = 32 * g + 8 * j;
+            __m256i ia = _mm256_loadu_si256((const __m256i *)(off + k));
+            __m256i ib = _mm256_loadu_si256((const __m256i *)(off + 256 + k));
+            __m256i va = _mm256_and_si256(_mm256_i32gather_epi32((const int *)p, ia, 1), lowb);
+            __m256i vb = _mm256_and_si256(_mm256_i32gather_epi32((const int *)p, ib, 1), lowb);
+            __m256i lt = _mm256_cmpgt_epi32(vb, va);
+            x |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(lt)) << (8 * j);
+        }
+        bits[g] = x;
+    }
+    for (int w = 0; w < 4; w++)
+        out[w] = (uint64_t)bits[2 * w] | ((uint64_t)bits[2 * w + 1] << 32);
+}
+
+static void a_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                            uint32_t *best, uint16_t *d1, uint16_t *d2)
+{
+    hm__nn_with(a_hamming256_many, q, nq, codes, n, best, d1, d2);
+}
+
 const hm_kernels_t hm__kernels_avx2 = {
     .name = "avx2",
     .hamming256 = a_hamming256,
@@ -186,4 +263,7 @@ const hm_kernels_t hm__kernels_avx2 = {
     .matmul = a_matmul,
     .threshold_bits = a_threshold_bits,
     .orient_energy = hm__avx2_orient_energy,
+    .fast9_row = hm__avx2_fast9_row,
+    .brief256 = hm__avx2_brief256,
+    .hamming256_nn = a_hamming256_nn,
 };

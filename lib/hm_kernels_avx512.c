@@ -121,6 +121,12 @@ static void z_threshold_bits(const float *v, size_t n, float t, uint64_t *bits)
     }
 }
 
+static void z_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                            uint32_t *best, uint16_t *d1, uint16_t *d2)
+{
+    hm__nn_with(z_hamming256_many, q, nq, codes, n, best, d1, d2);
+}
+
 const hm_kernels_t hm__kernels_avx512 = {
     .name = "avx512",
     .hamming256 = z_hamming256,
@@ -132,4 +138,8 @@ const hm_kernels_t hm__kernels_avx512 = {
     .matmul = z_matmul,
     .threshold_bits = z_threshold_bits,
     .orient_energy = hm__avx2_orient_energy,
+    /* FAST and BRIEF are load/gather bound: no 512-bit gain measured worth the code. */
+    .fast9_row = hm__avx2_fast9_row,
+    .brief256 = hm__avx2_brief256,
+    .hamming256_nn = z_hamming256_nn,
 };

@@ -94,6 +94,86 @@ static void s_orient_energy(const float *gx, const float *gy, size_t n, float *e
     }
 }
 
+/* The radius-3 Bresenham circle, clockwise from the top (FAST's numbering). */
+static const int8_t s_cdx[16] = { 0, 1, 2, 3, 3, 3, 2, 1, 0, -1, -2, -3, -3, -3, -2, -1 };
+static const int8_t s_cdy[16] = { -3, -3, -2, -1, 0, 1, 2, 3, 3, 3, 2, 1, 0, -1, -2, -3 };
+
+/* 1 when the 16-bit circular mask m has 9 contiguous set bits. */
+static int s_run9(uint32_t m)
+{
+    uint32_t r = m | (m << 16);
+    uint32_t a = r & (r >> 1);    /* runs of 2 */
+    a = a & (a >> 2);             /* runs of 4 */
+    a = a & (a >> 4);             /* runs of 8 */
+    a = a & (r >> 8);             /* runs of 9 */
+    return (a & 0xffffu) != 0;
+}
+
+static void s_fast9_row(const uint8_t *p, ptrdiff_t stride, size_t n, int t, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *c = p + i;
+        int hi = c[0] + t > 255 ? 255 : c[0] + t;
+        int lo = c[0] - t < 0 ? 0 : c[0] - t;
+        uint32_t b = 0, d = 0;
+        for (int k = 0; k < 16; k++) {
+            int v = c[s_cdy[k] * stride + s_cdx[k]];
+            b |= (uint32_t)(v > hi) << k;
+            d |= (uint32_t)(v < lo) << k;
+        }
+        out[i] = (uint8_t)(s_run9(b) | s_run9(d));
+    }
+}
+
+static void s_brief256(const uint8_t *p, const int32_t *off, uint64_t *out)
+{
+    for (int w = 0; w < 4; w++) {
+        uint64_t x = 0;
+        for (int i = 0; i < 64; i++) {
+            int k = 64 * w + i;
+            x |= (uint64_t)(p[off[k]] < p[off[256 + k]]) << i;
+        }
+        out[w] = x;
+    }
+}
+
+/* Shared by every level (declared in hm_simd.h's internal section): the
+ * nearest-two scan over distances computed by that level's many-kernel, in
+ * chunks that stay in L1. */
+void hm__nn_with(void (*many)(const uint64_t *, const uint64_t *, size_t, uint16_t *),
+                 const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                 uint32_t *best, uint16_t *d1, uint16_t *d2)
+{
+    uint16_t dist[512];
+    for (size_t i = 0; i < nq; i++) {
+        uint32_t bi = UINT32_MAX;
+        unsigned b1 = 257, b2 = 257;
+        for (size_t j0 = 0; j0 < n; j0 += 512) {
+            size_t m = n - j0 < 512 ? n - j0 : 512;
+            many(q + 4 * i, codes + 4 * j0, m, dist);
+            for (size_t j = 0; j < m; j++) {
+                unsigned d = dist[j];
+                if (d < b1) {
+                    b2 = b1;
+                    b1 = d;
+                    bi = (uint32_t)(j0 + j);
+                } else if (d < b2) {
+                    b2 = d;
+                }
+            }
+        }
+        best[i] = bi;
+        d1[i] = (uint16_t)b1;
+        d2[i] = (uint16_t)b2;
+    }
+}
+
+static void s_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                            uint32_t *best, uint16_t *d1, uint16_t *d2)
+{
+    hm__nn_with(s_hamming256_many, q, nq, codes, n, best, d1, d2);
+}
+
 const hm_kernels_t hm__kernels_scalar = {
     .name = "scalar",
     .hamming256 = s_hamming256,
@@ -105,4 +185,7 @@ const hm_kernels_t hm__kernels_scalar = {
     .matmul = s_matmul,
     .threshold_bits = s_threshold_bits,
     .orient_energy = s_orient_energy,
+    .fast9_row = s_fast9_row,
+    .brief256 = s_brief256,
+    .hamming256_nn = s_hamming256_nn,
 };

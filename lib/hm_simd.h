@@ -55,6 +55,22 @@ typedef struct hm_kernels {
     void (*threshold_bits)(const float *v, size_t n, float t, uint64_t *bits);
     /* e[k*n + i] = max(0, gx[i] cos(k pi/4) + gy[i] sin(k pi/4)), k = 0..7. */
     void (*orient_energy)(const float *gx, const float *gy, size_t n, float *e);
+    /* FAST-9 segment test (Rosten & Drummond) on n consecutive pixels of one
+     * row starting at p, rows stride bytes apart; every pixel needs 3 readable
+     * pixels on each side.  out[i] = 1 when 9 contiguous pixels of the
+     * 16-pixel radius-3 circle around p[i] are all > min(255, p[i] + t), or
+     * all < max(0, p[i] - t); else 0. */
+    void (*fast9_row)(const uint8_t *p, ptrdiff_t stride, size_t n, int t, uint8_t *out);
+    /* 256-bit binary test: bit i of out (LSB first in each of 4 words) is
+     * p[off[i]] < p[off[256 + i]], i < 256.  Up to 3 bytes past the largest
+     * p[off[]] may be read (gathers load 32 bits): pad the buffer. */
+    void (*brief256)(const uint8_t *p, const int32_t *off, uint64_t *out);
+    /* Nearest neighbours, many to many: for each of nq query codes (4 words
+     * each), best[i] = index of the first nearest of the n codes, d1[i] its
+     * distance, d2[i] the second smallest distance over the other codes
+     * (257 when n < 2; best = UINT32_MAX, d1 = 257 when n = 0). */
+    void (*hamming256_nn)(const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                          uint32_t *best, uint16_t *d1, uint16_t *d2);
 } hm_kernels_t;
 
 /* The table in use (chosen once).  Never NULL. */
@@ -69,6 +85,13 @@ const char *hm_simd_level_name(int level);
 /* Internal (tests and benchmarks): switch the table in use at run time.
  * @return 0, or -1 when the machine cannot run that level. */
 int hm__simd_force(int level);
+
+/* Internal: the nearest-two scan of hamming256_nn over a level's many-kernel. */
+void hm__nn_with(void (*many)(const uint64_t *, const uint64_t *, size_t, uint16_t *),
+                 const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
+                 uint32_t *best, uint16_t *d1, uint16_t *d2);
+void hm__avx2_fast9_row(const uint8_t *p, ptrdiff_t stride, size_t n, int t, uint8_t *out);
+void hm__avx2_brief256(const uint8_t *p, const int32_t *off, uint64_t *out);
 
 /* The per-level tables, defined in hm_kernels_<level>.c. */
 extern const hm_kernels_t hm__kernels_scalar;

@@ -1,0 +1,159 @@
+/*
+ * hm_lfindex.h - an inverted file over 256-bit local-feature descriptors
+ * (bag of visual words, Sivic & Zisserman) that returns, for a query's
+ * descriptors, the references with the most descriptor matches and those
+ * matches as putative correspondences for hm_geom_fit().
+ *
+ * Vocabulary.  A two-level tree of binary centroids: k1 top words, each
+ * split into k2 leaf words (default 256 x 128 = 32,768 words), trained by
+ * k-majority (Grana et al.: Lloyd iterations where a centroid is the
+ * bitwise majority of its members) on a sample of reference descriptors
+ * (hm_lfindex_train(): ~50k descriptors train the top level well; leaves of
+ * clusters with fewer members than k2 stay partly empty).  A descriptor's
+ * word is its nearest top centroid, then its nearest leaf under it:
+ * k1 + k2 = 384 Hamming distances (the hamming256_many kernel).
+ *
+ * Lists.  Each word holds the descriptors quantised to it as two parallel
+ * arrays: the 32-byte codes (so a query scans them with hamming256_many,
+ * contiguous, no pointer chasing) and (reference slot, keypoint) pairs.
+ * 40 bytes per reference keypoint plus 8 for its position, size and angle:
+ * ~12.3 KB per reference with 256 keypoints (6.1 KB with 128: use fewer
+ * keypoints per reference for very large banks).
+ *
+ * Query.  Each query descriptor (of the feature set and, optionally, of its
+ * mirror set) is quantised and its opts.probes nearest leaves under its top
+ * word are scanned; list entries within opts.max_dist bits vote for their
+ * reference (one vote per query descriptor and reference, a separate tally
+ * for the mirror set).  The opts.max_cand references with the most votes (at
+ * least opts.min_votes) come back with their correspondences, made one-to-
+ * one (for each query keypoint its closest reference keypoint; each
+ * reference keypoint kept once, for its closest query keypoint).
+ *
+ * Stop words (Sivic & Zisserman): lists longer than stop_factor times the
+ * mean list length are skipped.  Textureless patches crowd a few words;
+ * their matches carry little evidence and their scans dominated the cost.
+ *
+ * Add and remove are incremental: an add quantises the descriptors and
+ * appends to the lists; a remove marks the reference dead (queries skip it
+ * at once) and hm_lfindex_compact() gives the space back.
+ *
+ * Concurrency: many readers, one writer.  Queries take the read side of a
+ * rwlock, add / remove / compact the write side (an add holds it for the
+ * ~20 microseconds of appending 256 entries).  Each querying thread needs
+ * its own hm_lfindex_scratch_t.
+ */
+#ifndef HM_LFINDEX_H
+#define HM_LFINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hm_geom.h"
+#include "hm_lf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hm_lfindex hm_lfindex_t;
+typedef struct hm_lfindex_scratch hm_lfindex_scratch_t;
+
+typedef struct hm_lfindex_opts {
+    int k1;                   /* top-level words; default 256 (2..1024) */
+    int k2;                   /* leaves per top word; default 128 (1..1024) */
+    int train_iters;          /* k-majority iterations per level; default 8 */
+    uint64_t seed;            /* training seed; default 0x6c66696478 */
+} hm_lfindex_opts_t;
+
+extern const hm_lfindex_opts_t hm_lfindex_opts_default;
+
+typedef struct hm_lfindex_qopts {
+    int probes;               /* leaves scanned per query descriptor (1..4); default 2 */
+    int max_dist;             /* largest Hamming distance of a match; default 64 */
+    int min_votes;            /* candidates need this many votes; default 6 */
+    int max_cand;             /* candidates returned (1..64); default 8 */
+    float stop_factor;        /* stop words: lists longer than this x the mean list
+                                 (and than 256) are not scanned; 0 = off; default 8 */
+} hm_lfindex_qopts_t;
+
+extern const hm_lfindex_qopts_t hm_lfindex_qopts_default;
+
+/* One voted reference with its putative correspondences. */
+typedef struct hm_lfindex_cand {
+    uint64_t id;              /* the id given to hm_lfindex_add() */
+    int votes;                /* query descriptors that matched it */
+    int mirrored;             /* 1: the votes came from the mirror set */
+    hm_geom_frame_t frame;    /* the reference's frame (thumb NULL) */
+    const hm_geom_corr_t *corr; /* ncorr entries; borrowed from the scratch,
+                                   valid until its next query */
+    int ncorr;
+} hm_lfindex_cand_t;
+
+typedef struct hm_lfindex_stats {
+    size_t n_live;            /* references queries can return */
+    size_t n_dead;            /* removed, entries not yet compacted */
+    size_t entries;           /* list entries (live and dead) */
+    size_t bytes;             /* memory held (lists, references, vocabulary) */
+    double bytes_per_ref;     /* bytes / n_live */
+    int words;                /* k1 x k2 */
+    size_t max_list;          /* longest list */
+    double stop_share;        /* share of entries in lists longer than 8 x the mean */
+    int trained;              /* 1 after hm_lfindex_train() */
+} hm_lfindex_stats_t;
+
+/*
+ * hm_lfindex_create - an empty, untrained index.
+ * @param[in] opts  NULL for hm_lfindex_opts_default; copied.
+ * @return 0, HM_E_INVAL (options out of range), HM_E_NOMEM.
+ */
+int hm_lfindex_create(hm_lfindex_t **out, const hm_lfindex_opts_t *opts);
+/* NULL-safe; sets *self_p = NULL.  No other call may be running. */
+void hm_lfindex_destroy(hm_lfindex_t **self_p);
+
+/*
+ * hm_lfindex_train - learn the vocabulary from n descriptors (4 words each;
+ * borrowed for the call).  Only on an empty index.  Deterministic for a
+ * given seed and input.
+ * @return 0, HM_E_INVAL (NULL, n < k1, references already added),
+ *         HM_E_NOMEM.
+ */
+int hm_lfindex_train(hm_lfindex_t *ix, const uint64_t *desc, size_t n);
+
+/*
+ * hm_lfindex_add - index one reference's features (copied).
+ * @return 0, HM_E_INVAL (NULL, untrained, f->mirrored), HM_E_EXISTS (id is
+ *         live), HM_E_TOO_LARGE (2^32 - 2 references), HM_E_NOMEM.
+ * Thread safety: serialised with other writers; waits for running queries.
+ */
+int hm_lfindex_add(hm_lfindex_t *ix, uint64_t id, const hm_lf_feat_t *f);
+
+/* hm_lfindex_remove - forget a reference.  @return 0, HM_E_NOTFOUND. */
+int hm_lfindex_remove(hm_lfindex_t *ix, uint64_t id);
+
+/* hm_lfindex_compact - drop removed references' entries.  @return 0, HM_E_NOMEM. */
+int hm_lfindex_compact(hm_lfindex_t *ix);
+
+void hm_lfindex_stats(hm_lfindex_t *ix, hm_lfindex_stats_t *st);
+
+/* Per-thread query scratch.  @return 0, HM_E_NOMEM. */
+int hm_lfindex_scratch_create(hm_lfindex_scratch_t **out);
+void hm_lfindex_scratch_destroy(hm_lfindex_scratch_t **self_p);
+
+/*
+ * hm_lfindex_query - the references the query's descriptors vote for.
+ * @param[in]  q       the query's features; mirror: its mirror set or NULL.
+ * @param[in]  qo      NULL for hm_lfindex_qopts_default.
+ * @param[out] cand    room for qo.max_cand; *ncand = filled, most votes first
+ *                     (ties: lower id first).
+ * @return 0 (an untrained or empty index gives *ncand = 0), HM_E_INVAL
+ *         (NULL), HM_E_NOMEM (growing the scratch).
+ * Thread safety: any number of concurrent queries, one scratch each.
+ */
+int hm_lfindex_query(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, const hm_lf_feat_t *q,
+                     const hm_lf_feat_t *mirror, const hm_lfindex_qopts_t *qo,
+                     hm_lfindex_cand_t *cand, int *ncand);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
