@@ -48,6 +48,10 @@ void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id)
     }
     if (e->vindex)
         hm_vindex_remove(e->vindex, (int64_t)id);
+    pthread_rwlock_rdlock(&e->lf_lock);
+    if (e->lf && hm_lfindex_remove(e->lf, id) == 0 && e->lf_refs)
+        e->lf_refs--;
+    pthread_rwlock_unlock(&e->lf_lock);
 }
 
 hm_thresholds_t hm__engine_thresholds(hm_engine_t *e)
@@ -72,7 +76,7 @@ static int s_scan_ref(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
     hm_fp_t fp;
-    if (hm_fp_deserialize(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0) {
         sc->bad++;
         hm_log_warn("ref_unreadable", "id=%" PRIu64 " ext_id=\"%s\" reason=\"%s\"", ref->id,
                     ref->ext_id, hm_last_error());
@@ -135,7 +139,7 @@ static int s_replay(const hm_store_change_t *ch, void *arg)
         if (hm_store_get(r->e->store, ch->id, &ref) != 0)
             return 0; /* removed later: the REMOVE will follow or has no effect */
         hm_fp_t fp;
-        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm_fp_deserialize(ref.fp, ref.fp_len, &fp) == 0) {
+        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm__engine_blob_fp(ref.fp, ref.fp_len, &fp) == 0) {
             hm_vindex_remove(r->e->vindex, (int64_t)ch->id); /* idempotent replay */
             if ((r->rc = hm_vindex_add(r->e->vindex, fp.desc, (int64_t)ch->id))) {
                 hm_ref_clear(&ref);
@@ -248,6 +252,7 @@ int hm_engine_open(hm_engine_t **out, const char *dir, const hm_engine_opts_t *o
         e->opts.strike_limit = 3;
     pthread_mutex_init(&e->write, NULL);
     pthread_rwlock_init(&e->thr_lock, NULL);
+    pthread_rwlock_init(&e->lf_lock, NULL);
     e->thr = hm_thresholds_default;
     int rc = hm_decode_init();
     if (rc)
@@ -258,7 +263,7 @@ int hm_engine_open(hm_engine_t **out, const char *dir, const hm_engine_opts_t *o
         so.sync = HM_STORE_SYNC_META;
     if ((rc = hm_store_open(&e->store, dir, &so)))
         goto leave;
-    if ((rc = s_build_indexes(e)))
+    if ((rc = s_build_indexes(e)) || (rc = hm__engine_lf_build(e)))
         goto leave;
     *out = e;
     return 0;
@@ -277,6 +282,8 @@ void hm_engine_close(hm_engine_t **self_p)
     hm_hindex_destroy(&e->phash);
     hm_hindex_destroy(&e->dhash);
     hm_hindex_destroy(&e->allow_pdq);
+    hm_lfindex_destroy(&e->lf);
+    pthread_rwlock_destroy(&e->lf_lock);
     hm_store_close(&e->store);
     pthread_mutex_destroy(&e->write);
     pthread_rwlock_destroy(&e->thr_lock);

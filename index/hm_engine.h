@@ -59,6 +59,14 @@ typedef struct hm_match {
     double similarity;          /* 0..1, monotone in match strength */
     double score;               /* 0..1, >= 0.5 exactly when matched */
     int matched;                /* 1 when within the signal's threshold */
+    /* Signal "local" only: the geometric evidence of the fitted similarity
+     * transform (query = scale x rotation x reference + translation). */
+    int inliers;                /* keypoint correspondences that agree */
+    double geom_score;          /* inliers x inlier ratio */
+    double scale;               /* query size / reference size */
+    double rotation_deg;
+    double coverage;            /* share of the reference the inliers span */
+    double crop[4];             /* x0, y0, x1, y1 of the reference the query shows (0..1) */
 } hm_match_t;
 
 #define HM_VERDICT_MAX_MATCHES 32
@@ -101,6 +109,7 @@ typedef struct hm_engine_opts {
     int readonly;               /* open without the write lock */
     int strike_limit;           /* default 3 */
     int nosync;                 /* relaxed durability (opt-in) */
+    int no_local_features;      /* 1: no local-feature signal (faster, blind to crops) */
 } hm_engine_opts_t;
 
 /*
@@ -131,6 +140,12 @@ int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q,
  */
 int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
                   const void *img, size_t len, uint64_t *id_out);
+/*
+ * hm_engine_ref_features - a reference image's local features, serialised,
+ * for hm_engine_item_t.lf_blob (the backfill path computes them on its
+ * workers).  The caller frees *blob.  @return 0 or a decode error.
+ */
+int hm_engine_ref_features(const void *img, size_t len, uint8_t **blob, size_t *blob_len);
 int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
                      const uint8_t sha256[32], int pdq_only, uint64_t *id_out);
 int hm_engine_remove(hm_engine_t *e, const char *ext_id);
@@ -143,6 +158,8 @@ typedef struct hm_engine_item {
     const hm_fp_t *fp;
     uint8_t sha256[32];         /* all zero for hash-only imports */
     int pdq_only;
+    const uint8_t *lf_blob;     /* local features (hm_lf_serialize), or NULL */
+    size_t lf_len;
     int rc;
     uint64_t id;
 } hm_engine_item_t;

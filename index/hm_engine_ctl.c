@@ -13,6 +13,7 @@
 
 #include "hm_error.h"
 #include "hm_log.h"
+#include "hm_lf_ref.h"
 #include "hm_sha.h"
 #include "hm_thumb.h"
 
@@ -35,11 +36,24 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
             it->rc = hm__seterr(HM_E_INVAL, "a reference needs an id, a brand and a bank");
             continue;
         }
-        uint8_t blob[HM_FP_SERIAL_BYTES];
-        int len = hm_fp_serialize(it->fp, blob, sizeof blob);
+        /* The stored blob: the fingerprint, then the local features. */
+        size_t cap = HM_FP_SERIAL_BYTES + (it->lf_blob ? it->lf_len : 0);
+        uint8_t stack[HM_FP_SERIAL_BYTES], *blob = cap > sizeof stack ? malloc(cap) : stack;
+        if (!blob) {
+            rc = hm__seterr(HM_E_NOMEM, "reference record");
+            hm_store_batch_abort(e->store);
+            goto leave;
+        }
+        int len = hm_fp_serialize(it->fp, blob, cap);
         if (len < 0) {
             it->rc = len;
+            if (blob != stack)
+                free(blob);
             continue;
+        }
+        if (it->lf_blob && it->lf_len) {
+            memcpy(blob + len, it->lf_blob, it->lf_len);
+            len += (int)it->lf_len;
         }
         hm_ref_t ref = {
             .ext_id = m->ext_id, .bank = m->bank, .brand = m->brand,
@@ -48,6 +62,8 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
         };
         memcpy(ref.sha256, it->sha256, 32);
         it->rc = hm_store_add(e->store, &ref, &it->id);
+        if (blob != stack)
+            free(blob);
         if (it->rc && it->rc != HM_E_EXISTS && it->rc != HM_E_INVAL) {
             rc = it->rc; /* the store itself failed: the whole batch goes */
             hm_store_batch_abort(e->store);
@@ -56,6 +72,8 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
     }
     if ((rc = hm_store_batch_commit(e->store)))
         goto leave;
+    if (hm__engine_lf_added(e, items, n))
+        hm_log_error("lf_index_add_failed", "reason=\"%s\"", hm_last_error());
     for (size_t i = 0; i < n; i++) {
         const hm_engine_item_t *it = &items[i];
         if (it->rc)
@@ -73,6 +91,28 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
 leave:
     pthread_mutex_unlock(&e->write);
     return rc;
+}
+
+int hm_engine_ref_features(const void *img, size_t len, uint8_t **blob, size_t *blob_len)
+{
+    return hm_lf_ref_blob(img, len, blob, blob_len);
+}
+
+/* Add a reference computed from image bytes: fingerprint, content hash and
+ * (unless switched off) local features. */
+static int s_add_image(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
+                       const uint8_t sha[32], const void *img, size_t len, uint64_t *id_out)
+{
+    hm_engine_item_t it = { .meta = *meta, .fp = fp };
+    memcpy(it.sha256, sha, 32);
+    uint8_t *lf = NULL;
+    if (!e->opts.no_local_features && hm_lf_ref_blob(img, len, &lf, &it.lf_len) == 0)
+        it.lf_blob = lf;
+    int rc = hm_engine_add_many(e, &it, 1);
+    free(lf);
+    if (id_out)
+        *id_out = it.id;
+    return rc ? rc : it.rc;
 }
 
 int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
@@ -122,7 +162,7 @@ int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
     hm_fp_t fp;
     uint8_t sha[32];
     int rc = s_fp_sha(ctx, img, len, &fp, sha);
-    if (rc == 0 && (rc = hm_engine_add_fp(e, meta, &fp, sha, 0, id_out)) == 0 && meta->ext_id)
+    if (rc == 0 && (rc = s_add_image(e, meta, &fp, sha, img, len, id_out)) == 0 && meta->ext_id)
         s_store_thumb(e, meta->ext_id, img, len);
     return rc;
 }
@@ -212,7 +252,7 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
                  meta && meta->source ? meta->source : "", note && *note ? "; note: " : "",
                  note && *note ? note : "");
         m.source = src;
-        if ((rc = hm_engine_add_fp(e, &m, &fp, sha, 0, NULL)) == 0)
+        if ((rc = s_add_image(e, &m, &fp, sha, img, len, NULL)) == 0)
             s_store_thumb(e, m.ext_id, img, len);
         return rc;
     }

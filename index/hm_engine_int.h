@@ -9,6 +9,7 @@
 
 #include "hm_engine.h"
 #include "hm_hindex.h"
+#include "hm_lfindex.h"
 #include "hm_matcher.h"
 #include "hm_store.h"
 #include "hm_vindex.h"
@@ -29,6 +30,10 @@ struct hm_engine {
     hm_hindex_t *allow_pdq;  /* PDQ of allow-listed images (ids: a counter) */
     uint64_t allow_next;
     hm_vindex_t *vindex;     /* descriptors */
+    hm_lfindex_t *lf;        /* local features (NULL: off, or not trained yet) */
+    pthread_rwlock_t lf_lock;/* searches read; a rebuild swaps lf under write */
+    size_t lf_trained_refs;  /* references the vocabulary was trained on */
+    size_t lf_refs;          /* references with local features indexed */
     pthread_mutex_t write;   /* serialises control operations */
     pthread_rwlock_t thr_lock;
     hm_thresholds_t thr;
@@ -40,6 +45,16 @@ struct hm_engine {
 int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only);
 /* Take them out again (missing entries are not an error). */
 void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id);
+/* The fingerprint at the start of a stored blob, and the local features
+ * after it (n = 0 when the reference has none).  @return 0, HM_E_CORRUPT. */
+int hm__engine_blob_fp(const uint8_t *blob, size_t len, hm_fp_t *fp);
+int hm__engine_blob_lf(const uint8_t *blob, size_t len, hm_lf_feat_t *lf);
+/* Build (train + fill) the local-feature index from the store; swaps it in.
+ * Called at open and when the bank has grown 4x since the last training. */
+int hm__engine_lf_build(hm_engine_t *e);
+/* Index the local features of just-committed references (write mutex held);
+ * trains the vocabulary first when there is none.  */
+int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n);
 /* The current thresholds (a copy). */
 hm_thresholds_t hm__engine_thresholds(hm_engine_t *e);
 

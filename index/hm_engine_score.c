@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "hm_error.h"
+#include "hm_lf_ref.h"
 #include "hm_sha.h"
 #include "hm_verdict.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     float cosine;
     double sim, score;
     int matched;
+    const hm_geom_result_t *geom; /* signal local: the fit (thread-local storage) */
 } cand_t;
 
 typedef struct {
@@ -52,11 +54,72 @@ static void s_offer(cands_t *cs, const hm_thresholds_t *t, uint64_t ref, int sig
         if (cs->c[i].ref == ref) {
             cand_t *c = &cs->c[i];
             if (matched > c->matched || (matched == c->matched && score > c->score))
-                *c = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched };
+                *c = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL };
             return;
         }
     if (cs->n < MAX_CAND)
-        cs->c[cs->n++] = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched };
+        cs->c[cs->n++] = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL };
+}
+
+static int s_any_matched(const cands_t *cs)
+{
+    for (int i = 0; i < cs->n; i++)
+        if (cs->c[i].matched)
+            return 1;
+    return 0;
+}
+
+/*
+ * Local features: only when no hash or descriptor signal matched (the easy
+ * copies never pay for it).  The query is decoded again at the resolution
+ * local features want, its keypoints (and their mirror set) vote in the
+ * inverted file, and each voted reference's correspondences are fitted; every
+ * verified model is a candidate, so each product of a collage can match.
+ */
+static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t, const void *img,
+                           size_t len)
+{
+    static _Thread_local hm_lfindex_scratch_t *sc;
+    static _Thread_local hm_geom_result_t geo[HM_VERDICT_MAX_MATCHES];
+    int ngeo = 0;
+    if (t->local < 0 || !img)
+        return;
+    const hm_lf_feat_t *q, *m;
+    if (!sc && hm_lfindex_scratch_create(&sc) != 0)
+        return;
+    pthread_rwlock_rdlock(&e->lf_lock);
+    if (!e->lf || hm_lf_query(img, len, &q, &m) != 0) {
+        pthread_rwlock_unlock(&e->lf_lock);
+        return;
+    }
+    hm_lfindex_cand_t cand[8];
+    hm_lfindex_qopts_t qo = hm_lfindex_qopts_default;
+    qo.max_cand = 8;
+    int nc = 0;
+    if (hm_lfindex_query(e->lf, sc, q, m, &qo, cand, &nc) == 0) {
+        for (int i = 0; i < nc && ngeo < HM_VERDICT_MAX_MATCHES; i++) {
+            hm_geom_frame_t qf = hm_geom_frame_of(cand[i].mirrored ? m : q);
+            hm_geom_result_t res[3];
+            int nres = 0;
+            if (hm_geom_fit(&qf, &cand[i].frame, cand[i].corr, (size_t)cand[i].ncorr, NULL, res, 3,
+                            &nres) != 0)
+                continue;
+            for (int k = 0; k < nres && ngeo < HM_VERDICT_MAX_MATCHES; k++) {
+                if (!res[k].verified)
+                    continue;
+                geo[ngeo] = res[k];
+                s_offer(cs, t, cand[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, res[k].score);
+                /* If the local match became the reference's candidate, it
+                 * carries its fit as the evidence. */
+                for (int j = 0; j < cs->n; j++)
+                    if (cs->c[j].ref == cand[i].id && cs->c[j].signal == HM_SIG_LOCAL)
+                        cs->c[j].geom = &geo[ngeo];
+                ngeo++;
+                break; /* one verified model per reference is evidence enough */
+            }
+        }
+    }
+    pthread_rwlock_unlock(&e->lf_lock);
 }
 
 static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
@@ -104,7 +167,7 @@ static int s_authorized(void *ctx, const char *brand, const char *seller)
 }
 
 static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int allowlisted,
-                   hm_verdict_t *v)
+                   const void *img, size_t len, hm_verdict_t *v)
 {
     hm_thresholds_t t = hm__engine_thresholds(e);
     int top_k = q && q->top_k > 0 ? q->top_k : 0;
@@ -123,6 +186,8 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int a
             for (int i = 0; i < found; i++)
                 s_offer(&cs, &t, (uint64_t)ids[i], HM_SIG_DESC, HM_DIH_ORIGINAL, 0, -1, sims[i]);
     }
+    if (!s_any_matched(&cs))
+        s_local_search(e, &cs, &t, img, len);
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
     v->n_matches = 0;
     for (int i = 0; i < cs.n && v->n_matches < HM_VERDICT_MAX_MATCHES; i++) {
@@ -140,7 +205,18 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int a
         m->bank = ref.bank;
         m->signal = hm_signal_name(c->signal);
         m->variant = hm_variant_name(c->variant, c->trimmed);
-        m->distance = c->signal == HM_SIG_DESC ? -1 : c->distance;
+        if (c->signal == HM_SIG_LOCAL && c->geom) {
+            const hm_geom_result_t *g = c->geom;
+            m->variant = g->mirrored ? "mirrored" : "original";
+            m->inliers = g->inliers;
+            m->geom_score = g->score;
+            m->scale = g->scale;
+            m->rotation_deg = g->rotation_deg;
+            m->coverage = g->coverage;
+            for (int k = 0; k < 4; k++)
+                m->crop[k] = g->crop[k];
+        }
+        m->distance = c->signal == HM_SIG_DESC || c->signal == HM_SIG_LOCAL ? -1 : c->distance;
         m->similarity = c->sim;
         m->score = c->score;
         m->matched = c->matched;
@@ -194,7 +270,7 @@ int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, h
         return hm__seterr(HM_E_INVAL, "hm_engine_score_fp: NULL argument");
     memset(v, 0, sizeof *v);
     uint64_t t0 = s_us();
-    int rc = s_score(e, fp, q, s_allowlisted(e, NULL, fp), v);
+    int rc = s_score(e, fp, q, s_allowlisted(e, NULL, fp), NULL, 0, v);
     v->search_us = s_us() - t0;
     v->total_us = v->search_us;
     return rc;
@@ -219,7 +295,7 @@ int hm_engine_score(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t le
     uint8_t sha[32];
     hm_sha256(img, len, sha);
     memset(v, 0, sizeof *v);
-    rc = s_score(e, &fp, q, s_allowlisted(e, sha, &fp), v);
+    rc = s_score(e, &fp, q, s_allowlisted(e, sha, &fp), img, len, v);
     uint64_t t2 = s_us();
     v->decode_us = tm->decode_ns / 1000;
     v->fingerprint_us = (t1 - t0) > v->decode_us ? (t1 - t0) - v->decode_us : 0;

@@ -29,6 +29,9 @@ const hm_thresholds_t hm_thresholds_default = {
     .dhash = 9,
     .desc = 0.9595f,
     .allow_pdq = 31,
+    /* bench_lf (index/hm_geom.h HM_GEOM_SCORE_MIN): no false positive among
+     * same-scene photo pairs at 25. */
+    .local = 25.0f,
 };
 
 const char *hm_signal_name(int s)
@@ -38,6 +41,7 @@ const char *hm_signal_name(int s)
     case HM_SIG_PHASH: return "phash";
     case HM_SIG_DHASH: return "dhash";
     case HM_SIG_DESC: return "desc";
+    case HM_SIG_LOCAL: return "local";
     default: return "unknown";
     }
 }
@@ -61,6 +65,7 @@ double hm_match_similarity(int signal, int distance, float cosine)
     case HM_SIG_PDQ: s = 1.0 - distance / 128.0; break;
     case HM_SIG_PHASH:
     case HM_SIG_DHASH: s = 1.0 - distance / 32.0; break;
+    case HM_SIG_LOCAL: s = cosine / 100.0; break;
     default: s = cosine; break;
     }
     return s < 0 ? 0 : s > 1 ? 1 : s;
@@ -72,6 +77,7 @@ static double s_threshold_similarity(const hm_thresholds_t *t, int signal)
     case HM_SIG_PDQ: return hm_match_similarity(signal, t->pdq, 0);
     case HM_SIG_PHASH: return hm_match_similarity(signal, t->phash, 0);
     case HM_SIG_DHASH: return hm_match_similarity(signal, t->dhash, 0);
+    case HM_SIG_LOCAL: return hm_match_similarity(signal, 0, t->local);
     default: return t->desc;
     }
 }
@@ -92,6 +98,7 @@ int hm_match_passes(const hm_thresholds_t *t, int signal, int distance, float co
     case HM_SIG_PDQ: return distance <= t->pdq;
     case HM_SIG_PHASH: return t->phash >= 0 && distance <= t->phash;
     case HM_SIG_DHASH: return t->dhash >= 0 && distance <= t->dhash;
+    case HM_SIG_LOCAL: return t->local >= 0 && cosine >= t->local;
     default: return t->desc <= 1.0f && cosine >= t->desc;
     }
 }
@@ -209,10 +216,18 @@ static int s_thresholds_json(json_t *root, const char *path, hm_thresholds_t *t)
         }
         t->desc = (float)json_number_value(d);
     }
+    json_t *lo = json_object_get(root, "local");
+    if (lo) {
+        if (!json_is_number(lo) || json_number_value(lo) > 10000) {
+            rc = hm__seterr(HM_E_CONFIG, "thresholds: \"local\" must be a number <= 10000 (< 0 disables)");
+            goto leave;
+        }
+        t->local = (float)json_number_value(lo);
+    }
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
-        static const char *known[] = { "pdq", "pdq_min_quality", "phash", "dhash", "desc", "allow_pdq" };
+        static const char *known[] = { "pdq", "pdq_min_quality", "phash", "dhash", "desc", "allow_pdq", "local" };
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok |= strcmp(key, known[i]) == 0;

@@ -6,7 +6,9 @@
  *
  * Similarity of a hash match is 1 - distance / (bits / 2), clipped to 0..1
  * (two unrelated hashes sit near half their bits apart, similarity 0); of a
- * descriptor match, the cosine clipped to 0..1.  A candidate "matches" when
+ * descriptor match, the cosine clipped to 0..1; of a local-feature match
+ * (a geometrically verified keypoint fit, hm_geom.h), its score / 100
+ * clipped to 0..1 (the "cosine" argument carries the score).  A candidate "matches" when
  * its distance is at most the signal's threshold (similarity at least, for the
  * descriptor).  The score of a candidate maps its similarity piecewise
  * linearly so that the threshold lands on 0.5: monotone in match strength,
@@ -34,7 +36,8 @@
 extern "C" {
 #endif
 
-enum hm_signal { HM_SIG_PDQ = 0, HM_SIG_PHASH = 1, HM_SIG_DHASH = 2, HM_SIG_DESC = 3, HM_SIG_COUNT };
+enum hm_signal { HM_SIG_PDQ = 0, HM_SIG_PHASH = 1, HM_SIG_DHASH = 2, HM_SIG_DESC = 3,
+                 HM_SIG_LOCAL = 4, HM_SIG_COUNT };
 
 typedef struct hm_thresholds {
     int pdq;               /* max Hamming distance (of 256) for a PDQ match */
@@ -43,6 +46,8 @@ typedef struct hm_thresholds {
     int dhash;             /* max distance (of 64); < 0 disables the signal */
     float desc;            /* min cosine; > 1 disables the signal */
     int allow_pdq;         /* max PDQ distance to an allow-list entry */
+    float local;           /* min geometric score (inliers x inlier ratio) of a
+                              verified local-feature match; < 0 disables */
 } hm_thresholds_t;
 
 /* The built-in defaults (documented in docs/PROTOCOL.md; calibrated by bench/). */
@@ -70,7 +75,7 @@ void hm_matcher_decide(const hm_thresholds_t *t, int allowlisted, const hm_query
 
 /*
  * hm_thresholds_load - read thresholds from a JSON file:
- *   {"pdq":31,"pdq_min_quality":50,"phash":6,"dhash":6,"desc":0.95,"allow_pdq":31}
+ *   {"pdq":31,"pdq_min_quality":50,"phash":6,"dhash":6,"desc":0.95,"allow_pdq":31,"local":25}
  * Missing keys keep the defaults.
  * @return 0, HM_E_IO (unreadable), HM_E_CONFIG (invalid JSON, wrong type or
  *         out-of-range value; the message names the key).

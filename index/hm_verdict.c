@@ -88,6 +88,19 @@ json_t *hm_verdict_to_json(const hm_verdict_t *v, const char *request_id,
         json_object_set_new(mo, "similarity", s_num(m->similarity));
         json_object_set_new(mo, "score", s_num(m->score));
         json_object_set_new(mo, "matched", json_boolean(m->matched));
+        if (m->signal && strcmp(m->signal, "local") == 0 && m->inliers > 0) {
+            json_t *tr = json_object();
+            json_object_set_new(tr, "inliers", json_integer(m->inliers));
+            json_object_set_new(tr, "geom_score", s_num(m->geom_score));
+            json_object_set_new(tr, "scale", s_num(m->scale));
+            json_object_set_new(tr, "rotation_deg", s_num(m->rotation_deg));
+            json_object_set_new(tr, "coverage", s_num(m->coverage));
+            json_t *crop = json_array();
+            for (int k = 0; k < 4; k++)
+                json_array_append_new(crop, s_num(m->crop[k]));
+            json_object_set_new(tr, "crop", crop);
+            json_object_set_new(mo, "transform", tr);
+        }
         json_array_append_new(arr, mo);
     }
     json_object_set_new(o, "matches", arr);

@@ -125,6 +125,12 @@ int hm_fp_serialize(const hm_fp_t *fp, uint8_t *buf, size_t cap);
  *         build does not know).
  */
 int hm_fp_deserialize(const uint8_t *buf, size_t len, hm_fp_t *fp);
+/*
+ * hm_fp_deserialize_prefix - read a serialised fingerprint at the start of a
+ * longer record (the store keeps other sections after it); *used = its size.
+ * @return as hm_fp_deserialize().
+ */
+int hm_fp_deserialize_prefix(const uint8_t *buf, size_t len, hm_fp_t *fp, size_t *used);
 
 /* Hex forms, as printed by Meta's reference hasher (64 hex digits, most
  * significant 16-bit word first).  hex must hold 65 bytes. */

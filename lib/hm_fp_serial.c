@@ -75,6 +75,17 @@ int hm_fp_serialize(const hm_fp_t *fp, uint8_t *buf, size_t cap)
     return (int)(p - buf);
 }
 
+int hm_fp_deserialize_prefix(const uint8_t *buf, size_t len, hm_fp_t *fp, size_t *used)
+{
+    if (len > HM_FP_SERIAL_BYTES && buf && memcmp(buf, "HMFP", 4) == 0 && buf[4] == HM_FP_SERIAL_VERSION &&
+        buf[5] == 0)
+        len = HM_FP_SERIAL_BYTES;
+    int rc = hm_fp_deserialize(buf, len, fp);
+    if (!rc && used)
+        *used = HM_FP_SERIAL_BYTES;
+    return rc;
+}
+
 int hm_fp_deserialize(const uint8_t *buf, size_t len, hm_fp_t *fp)
 {
     if (!buf || !fp || len < 8 || memcmp(buf, "HMFP", 4) != 0)

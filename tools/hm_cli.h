@@ -37,6 +37,8 @@ typedef struct hm_cli_item {
     uint8_t sha256[32];     /* of the file's bytes, when rc == 0 */
     void *thumb;            /* add: a small JPEG for the review console, or NULL (malloc) */
     size_t thumb_len;
+    uint8_t *lf;            /* add: serialised local features, or NULL (malloc) */
+    size_t lf_len;
 } hm_cli_item_t;
 
 /* Read it->path, fingerprint it with ctx and hash its bytes; sets rc/msg. */

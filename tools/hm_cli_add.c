@@ -50,8 +50,14 @@ static void s_work(hm_fp_ctx_t *ctx, void *item, void *arg)
     hm_cli_item_fingerprint(ctx, it);
     uint8_t *data = NULL;
     size_t len = 0;
-    if (it->rc == 0 && hm_cli_read_file(it->path, &data, &len) == 0)
+    if (it->rc == 0 && hm_cli_read_file(it->path, &data, &len) == 0) {
         hm_thumb_jpeg(data, len, HM_THUMB_PX, &it->thumb, &it->thumb_len);
+        /* Local features too, on this worker (the engine only stores them). */
+        if (hm_engine_ref_features(data, len, &it->lf, &it->lf_len) != 0) {
+            it->lf = NULL;
+            it->lf_len = 0;
+        }
+    }
     free(data);
 }
 
@@ -98,6 +104,8 @@ static void s_flush(add_run_t *run)
         items[i].meta = (hm_ref_meta_t){ .ext_id = ids[i], .bank = run->bank, .brand = run->brand,
                                          .holder = run->holder, .source = run->source };
         items[i].fp = &it->fp;
+        items[i].lf_blob = it->lf;
+        items[i].lf_len = it->lf_len;
         memcpy(items[i].sha256, it->sha256, 32);
     }
     int rc = hm_engine_add_many(run->e, items, n);
@@ -153,6 +161,7 @@ static void s_flush(add_run_t *run)
             run->failed++;
         }
         free(it->thumb);
+        free(it->lf);
         free(it);
     }
     run->n_pending = 0;

@@ -33,6 +33,7 @@
 #include "hm_cli_csv.h"
 #include "hm_cli_util.h"
 #include "hm_engine.h"
+#include "hm_lf.h"
 #include "hm_error.h"
 #include "hm_sha.h"
 
@@ -65,7 +66,7 @@ static int s_export_ref(const hm_ref_t *ref, void *arg)
 {
     export_t *x = arg;
     hm_fp_t fp;
-    if (hm_fp_deserialize(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm_fp_deserialize_prefix(ref->fp, ref->fp_len, &fp, NULL) != 0) {
         char m[512];
         snprintf(m, sizeof m, "reference %s: %s", ref->ext_id, hm_last_error());
         hm_cli_emit_error(NULL, HM_E_CORRUPT, m);
@@ -99,6 +100,18 @@ static int s_export_ref(const hm_ref_t *ref, void *arg)
                               ref->rights_holder, "source", ref->source, "added",
                               (json_int_t)ref->added, "sha256", sha, "pdq_only",
                               (ref->flags & HM_REF_PDQ_ONLY) != 0, "pdq", hex, "fingerprint", b64);
+        /* The local features stored after the fingerprint, if any. */
+        if (o && ref->fp_len > HM_FP_SERIAL_BYTES) {
+            size_t n = ref->fp_len - HM_FP_SERIAL_BYTES;
+            size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+            char *lb = malloc(cap);
+            if (lb) {
+                sodium_bin2base64(lb, cap, ref->fp + HM_FP_SERIAL_BYTES, n,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                json_object_set_new(o, "local_features", json_string(lb));
+                free(lb);
+            }
+        }
         char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(o);
         if (!s) {
@@ -186,6 +199,8 @@ typedef struct rec {
     hm_fp_t fp;
     uint8_t sha[32];
     int pdq_only;
+    uint8_t *lf;        /* "local_features" bytes, or NULL (malloc) */
+    size_t lf_len;
 } rec_t;
 
 typedef struct import {
@@ -220,6 +235,8 @@ static void s_import_flush(import_t *im)
         items[i].fp = &r->fp;
         memcpy(items[i].sha256, r->sha, 32);
         items[i].pdq_only = r->pdq_only;
+        items[i].lf_blob = r->lf;
+        items[i].lf_len = r->lf_len;
     }
     int rc = hm_engine_add_many(im->e, items, im->n);
     char bm[512];
@@ -247,6 +264,7 @@ static void s_import_flush(import_t *im)
         }
         free(r->holder);
         free(r->source);
+        free(r->lf);
     }
     free(items);
     im->n = 0;
@@ -396,6 +414,24 @@ static int s_jsonl_record(import_t *im, const char *line, size_t len, size_t lin
     r->fp = fp;
     memcpy(r->sha, shab, 32);
     r->pdq_only = json_is_true(json_object_get(o, "pdq_only"));
+    const char *lb64 = s_jstr(o, "local_features");
+    if (lb64 && *lb64) {
+        size_t cap = strlen(lb64) / 4 * 3 + 3, ll = 0;
+        const char *lend = NULL;
+        hm_lf_feat_t check = { 0 };
+        if (cap > HM_STORE_MAX_BLOB || !(r->lf = malloc(cap)) ||
+            sodium_base642bin(r->lf, cap, lb64, strlen(lb64), NULL, &ll, &lend,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 || *lend ||
+            hm_lf_deserialize(r->lf, ll, &check) != 0) {
+            hm_lf_feat_free(&check);
+            free(r->lf); /* the slot is reused: nothing of this record stays */
+            r->lf = NULL;
+            rc = hm__seterr(HM_E_INVAL, "\"local_features\" is not valid base64 of local features");
+            goto leave;
+        }
+        hm_lf_feat_free(&check);
+        r->lf_len = ll;
+    }
     const char *h = s_jstr(o, "holder"), *s = s_jstr(o, "source");
     if ((h && !(r->holder = strdup(h))) || (s && !(r->source = strdup(s))))
         abort();

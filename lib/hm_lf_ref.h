@@ -1,0 +1,43 @@
+/*
+ * hm_lf_ref.h - local features of encoded images, at the resolutions the
+ * matcher wants (hm_lf.h, measured there):
+ *   references: decoded with target_side 348 (grocery-sized photos are not
+ *               shrunk), 256 keypoints, level 0 at most 360 px;
+ *   queries:    decoded with target_side 512, 768 keypoints, level 0 at most
+ *               512 px, plus the mirror set (so mirrored copies match).
+ * Each thread keeps its own decoder and extraction scratch (a pthread key
+ * frees it when the thread ends), so these calls allocate nothing in steady
+ * state beyond the returned blob.
+ *
+ * Thread safety: any thread; state is per thread.
+ */
+#ifndef HM_LF_REF_H
+#define HM_LF_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hm_lf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * hm_lf_ref_blob - decode a reference image and serialise its features.
+ * @param[out] blob  malloc'd, the caller frees; *blob_len bytes.
+ * @return 0, a decode error (HM_E_EMPTY, HM_E_CORRUPT, ...), HM_E_NOMEM.
+ */
+int hm_lf_ref_blob(const void *img, size_t len, uint8_t **blob, size_t *blob_len);
+
+/*
+ * hm_lf_query - decode a query image and extract its features and mirror set.
+ * @param[out] q, mirror  borrowed: valid until this thread's next call.
+ * @return 0, a decode error, HM_E_NOMEM.
+ */
+int hm_lf_query(const void *img, size_t len, const hm_lf_feat_t **q, const hm_lf_feat_t **mirror);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
