@@ -56,6 +56,14 @@ static const s_opt_t s_opts[] = {
     S_STR("user", user, "", 0, "drop privileges to this user after binding (when root)"),
     S_INT("shutdown-timeout", shutdown_timeout, "10", 1, 300, 1, "seconds to finish in-flight requests on SIGTERM"),
     S_BOOL("nosync", nosync, "0", 0, "relaxed database durability (0|1)"),
+    S_STR("repl", repl, "", 0, "primary: replication ROUTER endpoint (snapshots, ranges, strikes)"),
+    S_STR("repl-pub", repl_pub, "", 0, "primary: replication PUB endpoint (updates, heartbeats)"),
+    S_STR("replica-of", replica_of, "", 0, "run as a read-only replica of the primary at this repl endpoint"),
+    S_STR("replica-pub", replica_pub, "", 0, "replica: the primary's repl-pub endpoint (\"\": repl port + 1)"),
+    S_INT("repl-lag-max", repl_lag_max, "10", 1, 86400, 1, "replica: seconds of lag after which /healthz answers 503"),
+    S_INT("repl-keep", repl_keep, "100000", 1, 2000000000, 1, "primary: change-log entries always kept"),
+    S_INT("repl-keep-hours", repl_keep_hours, "24", 0, 100000, 1, "primary: keep change-log entries younger than this too"),
+    S_INT("replica-wait", replica_wait, "30", 1, 3600, 0, "replica: seconds to wait for the primary at start"),
 };
 #define S_NOPTS (sizeof s_opts / sizeof s_opts[0])
 
