@@ -8,10 +8,14 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -276,6 +280,265 @@ START_TEST(killed_replica_converges)
 }
 END_TEST
 
+/* Count the lines of a file (0 when missing). */
+static int s_lines(const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int n = 0;
+    if (tu_try_read_file(path, &buf, &len) != 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    free(buf);
+    return n;
+}
+
+START_TEST(send_survives_replica_kill)
+{
+    node_t p, r1, r2;
+    s_primary(&p);
+    s_add(&p.d, "fake-7", 7);
+    s_replica(&r1, &p, 1);
+    s_replica(&r2, &p, 1);
+    char *tmp = tu_tmpdir(), list[4200], out[4200], cli[4200];
+    snprintf(list, sizeof list, "%s/list", tmp);
+    snprintf(out, sizeof out, "%s/out.jsonl", tmp);
+    FILE *lf = fopen(list, "w");
+    ck_assert(lf != NULL);
+    for (int i = 0; i < 2000; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/img-%04d.png", tmp, i);
+        FILE *f = fopen(path, "wb");
+        ck_assert(f && fwrite(du_pic(i % 200), 1, du_pic_len(i % 200), f) == du_pic_len(i % 200));
+        fclose(f);
+        fprintf(lf, "%s\n", path);
+    }
+    fclose(lf);
+    snprintf(cli, sizeof cli, "%s/hallmark", getenv("HM_BIN_DIR") ? getenv("HM_BIN_DIR") : ".");
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        execl(cli, cli, "send", "--connect", r1.d.ep[DU_INGEST], "--connect", r2.d.ep[DU_INGEST],
+              "--timeout-ms", "1000", "--window", "16", "--list", list, (char *)NULL);
+        _exit(127);
+    }
+    long t0 = s_ms();
+    int killed = 0, status = -1;
+    while (s_ms() - t0 < 60000) {
+        if (!killed && s_lines(out) >= 1000) {
+            kill(r2.d.pid, SIGKILL);
+            du_stop(&r2.d, 0, 2000);
+            killed = 1;
+            printf("repl: replica 2 killed after %d verdicts\n", s_lines(out));
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        usleep(5000);
+    }
+    if (s_ms() - t0 >= 60000)
+        kill(pid, SIGKILL), waitpid(pid, &status, 0);
+    ck_assert(killed);
+    /* Every request has a verdict: 2000 distinct request ids, none an error. */
+    static char seen[2000];
+    memset(seen, 0, sizeof seen);
+    int n = 0, errors = 0, lines = 0;
+    FILE *f = fopen(out, "r");
+    char line[1 << 14];
+    while (f && fgets(line, sizeof line, f)) {
+        json_t *v = json_loads(line, 0, NULL);
+        lines++;
+        const char *rid = json_string_value(json_object_get(v, "request_id"));
+        int i = rid ? atoi(rid) : -1;
+        if (strcmp(du_decision(v), "error") == 0)
+            errors++;
+        else if (i >= 0 && i < 2000 && !seen[i])
+            seen[i] = 1, n++;
+        json_decref(v);
+    }
+    if (f)
+        fclose(f);
+    printf("repl: %d of 2000 requests answered (%d lines, %d errors) in %ld ms\n", n, lines,
+           errors, s_ms() - t0);
+    ck_assert_int_eq(errors, 0);
+    ck_assert_int_eq(n, 2000);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tu_rmtree(tmp);
+    free(tmp);
+    du_cleanup(&r1.d);
+    du_cleanup(&r2.d);
+    du_cleanup(&p.d);
+}
+END_TEST
+
+/* ---- network namespaces: a replica on its own "host" behind a veth pair ---- */
+
+static char s_ns[32], s_veth[32];
+
+static int s_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int s_sh(const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void s_net_cleanup(void)
+{
+    if (s_ns[0]) {
+        s_sh("ip netns pids %s 2>/dev/null | xargs -r kill -9 2>/dev/null", s_ns);
+        s_sh("ip link del %s 2>/dev/null", s_veth);
+        s_sh("ip netns del %s 2>/dev/null", s_ns);
+        s_ns[0] = '\0';
+    }
+}
+
+static int s_http(const char *host, int port, const char *path, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct timeval tv = { 2, 0 };
+    inet_pton(AF_INET, host, &a.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    buf[0] = '\0';
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    size_t got = 0;
+    ssize_t r;
+    if (write(fd, req, (size_t)n) == n)
+        while (got + 1 < cap && (r = read(fd, buf + got, cap - 1 - got)) > 0)
+            got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    int status = -1;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+static double s_net_metric(const char *host, int port, const char *name)
+{
+    static char buf[1 << 16];
+    if (s_http(host, port, "/metrics", buf, sizeof buf) != 200)
+        return -1;
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(buf, key);
+    return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+START_TEST(partitioned_replica_converges)
+{
+    int x = 1 + (int)(getpid() % 250);
+    snprintf(s_ns, sizeof s_ns, "hmrepl%d", (int)getpid());
+    snprintf(s_veth, sizeof s_veth, "hmv%da", (int)getpid());
+    atexit(s_net_cleanup);
+    if (s_sh("ip netns add %s 2>/dev/null", s_ns) != 0) {
+        printf("repl: SKIP partitioned_replica_converges: cannot create network namespaces "
+               "(need root and iproute2)\n");
+        s_ns[0] = '\0';
+        return;
+    }
+    char host[32], peer[32];
+    snprintf(host, sizeof host, "10.213.%d.1", x);
+    snprintf(peer, sizeof peer, "10.213.%d.2", x);
+    ck_assert_int_eq(s_sh("ip link add %s type veth peer name hmv%db && ip link set hmv%db netns %s"
+                          " && ip addr add %s/24 dev %s && ip link set %s up && ip netns exec %s "
+                          "sh -c 'ip addr add %s/24 dev hmv%db && ip link set hmv%db up && "
+                          "ip link set lo up'", s_veth, (int)getpid(), (int)getpid(), s_ns, host,
+                          s_veth, s_veth, s_ns, peer, (int)getpid(), (int)getpid()), 0);
+    node_t p;
+    du_init(&p.d);
+    snprintf(p.repl, sizeof p.repl, "tcp://%s:%d", host, s_port());
+    snprintf(p.pub, sizeof p.pub, "tcp://%s:%d", host, s_port());
+    const char *pargv[] = { "--repl", p.repl, "--repl-pub", p.pub, "--workers", "1", NULL };
+    du_start(&p.d, pargv);
+    /* The replica: its own namespace, database and ports on the veth address. */
+    char *tmp = tu_tmpdir(), db[4200], log[4200], ep[5][64], metrics[64];
+    snprintf(db, sizeof db, "%s/db", tmp);
+    snprintf(log, sizeof log, "%s/replica.log", tmp);
+    int mport = 9000 + x;
+    for (int i = 0; i < 5; i++)
+        snprintf(ep[i], sizeof ep[i], "tcp://%s:%d", i == 4 ? "127.0.0.1" : peer, 7000 + i);
+    snprintf(metrics, sizeof metrics, "%s:%d", peer, mport);
+    pid_t rp = fork();
+    ck_assert(rp >= 0);
+    if (rp == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 2);
+        execlp("ip", "ip", "netns", "exec", s_ns, du_bin(), "--db", db, "--ingest", ep[0],
+               "--pipeline-in", ep[1], "--pipeline-out", ep[2], "--feed", ep[3], "--control",
+               ep[4], "--metrics", metrics, "--workers", "1", "--replica-of", p.repl,
+               "--replica-pub", p.pub, "--repl-lag-max", "3", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 20; i++) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "net-%d", i);
+        s_add(&p.d, ref, 100 + i);
+    }
+    long t0 = s_ms();
+    while (s_ms() - t0 < 15000 &&
+           s_net_metric(peer, mport, "hallmark_repl_applied_seq") !=
+               s_metric(&p.d, "hallmark_repl_applied_seq"))
+        usleep(50000);
+    ck_assert_msg(s_ms() - t0 < 15000, "replica in the namespace did not catch up");
+    /* Cut the link for 10 s while adds continue. */
+    ck_assert_int_eq(s_sh("ip link set %s down", s_veth), 0);
+    long cut = s_ms();
+    int i = 0;
+    while (s_ms() - cut < 10000) {
+        char ref[32], cmd[160];
+        snprintf(ref, sizeof ref, "cut-%d", i);
+        if (i < 60)
+            s_add(&p.d, ref, 130 + i);
+        snprintf(cmd, sizeof cmd, "{\"cmd\":\"authorize\",\"brand\":\"N\",\"seller\":\"s%d\"}", i);
+        json_decref(du_control(&p.d, cmd, NULL, 0));
+        i++;
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_sh("ip link set %s up", s_veth), 0);
+    long up = s_ms();
+    double ps = s_metric(&p.d, "hallmark_repl_applied_seq"), rs = -1;
+    while (s_ms() - up < 20000 && (rs = s_net_metric(peer, mport, "hallmark_repl_applied_seq")) != ps)
+        usleep(50000);
+    printf("repl: namespace replica converged %ld ms after the link came back (%d writes during "
+           "the cut)\n", s_ms() - up, i);
+    ck_assert_msg(rs == ps, "replica at %.0f, primary at %.0f", rs, ps);
+    char body[512];
+    long h0 = s_ms();
+    while (s_ms() - h0 < 5000 && s_http(peer, mport, "/healthz", body, sizeof body) != 200)
+        usleep(100000);
+    ck_assert_int_eq(s_http(peer, mport, "/healthz", body, sizeof body), 200);
+    kill(rp, SIGTERM);
+    int st;
+    waitpid(rp, &st, 0);
+    ck_assert_int_eq(du_stop(&p.d, SIGTERM, 10000), 0);
+    char hp[65], hr[65];
+    uint64_t sp, sr;
+    s_digest(p.d.db, hp, &sp);
+    s_digest(db, hr, &sr);
+    ck_assert_uint_eq(sp, sr);
+    ck_assert_str_eq(hp, hr);
+    s_net_cleanup();
+    tu_rmtree(tmp);
+    free(tmp);
+    du_cleanup(&p.d);
+}
+END_TEST
+
 Suite *hm_suite_repl(void)
 {
     Suite *s = suite_create("repl");
@@ -284,6 +547,8 @@ Suite *hm_suite_repl(void)
     tcase_add_test(tc, store_records_roundtrip);
     tcase_add_test(tc, add_matchable_on_both_replicas);
     tcase_add_test(tc, killed_replica_converges);
+    tcase_add_test(tc, send_survives_replica_kill);
+    tcase_add_test(tc, partitioned_replica_converges);
     suite_add_tcase(s, tc);
     return s;
 }
