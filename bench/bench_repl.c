@@ -85,7 +85,9 @@ static void s_start(node_t *n, int core, const node_t *primary)
                              "--pipeline-out", ep[2], "--feed", ep[3], "--control", ep[4],
                              "--metrics", met, "--workers", "1", "--log-level", "warn",
                              "--record-strikes", "0" };
-    int k = 20;
+    int k = 0;
+    while (argv[k])
+        k++;
     argv[k++] = primary ? "--replica-of" : "--repl";
     argv[k++] = ep[6];
     argv[k++] = primary ? "--replica-pub" : "--repl-pub";

@@ -106,8 +106,9 @@ static void s_range(hmd_repl_t *r, zmq_msg_t *id, const char *from_s)
         s_send_text(r->router, (const char *const[]){ "GONE", fb, lb }, 3);
         return;
     }
-    s_send_text(r->router, (const char *const[]){ "RANGE", fb }, 2);
-    zmq_send(r->router, lb, strlen(lb), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    const char *hdr[3] = { "RANGE", fb, lb };
+    for (int i = 0; i < 3; i++)
+        zmq_send(r->router, hdr[i], strlen(hdr[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     s_range_t rg = { r->router, id, 0, last };
     if (from > 0)
         hm_store_repl_read(st, from - 1, HMD_REPL_RANGE_MAX, s_range_cb, &rg);
@@ -196,8 +197,9 @@ static void s_chunk(hmd_repl_t *r, zmq_msg_t *id, const char *tok_s, const char 
         s_send_text(r->router, (const char *const[]){ "ERROR", "snapshot read failed" }, 2);
         return;
     }
-    s_send_text(r->router, (const char *const[]){ "CHUNK", tok_s, off_s }, 2);
-    zmq_send(r->router, off_s, strlen(off_s), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    const char *hdr[3] = { "CHUNK", tok_s, off_s };
+    for (int i = 0; i < 3; i++)
+        zmq_send(r->router, hdr[i], strlen(hdr[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&data, r->router, ZMQ_DONTWAIT);
     zmq_msg_close(&data);
 }
