@@ -282,10 +282,22 @@ static void s_status(hmd_repl_t *r, uint64_t now)
     hmd_metrics_repl_set(r->m, &st);
 }
 
+/* Change-log compaction (docs/DEPLOYMENT.md): at start, then once a minute. */
+static void s_compact(hmd_repl_t *r)
+{
+    uint64_t removed = 0;
+    if (hm_store_log_compact(hm_engine_store(r->e), (uint64_t)r->cfg->repl_keep,
+                             (int64_t)r->cfg->repl_keep_hours * 3600, 100000, &removed) != 0)
+        hm_log_warn("repl_compact", "reason=\"%s\"", hm_last_error());
+    else if (removed)
+        hm_log_info("repl_compact", "removed=%llu keep=%d keep_hours=%d",
+                    (unsigned long long)removed, r->cfg->repl_keep, r->cfg->repl_keep_hours);
+}
+
 static void *s_main(void *arg)
 {
     hmd_repl_t *r = arg;
-    uint64_t next_hb = 0, next_compact = 0, next_status = 0;
+    uint64_t next_hb = 0, next_compact = hmd__repl_now_ms() + 60000, next_status = 0;
     while (!atomic_load(&r->stop)) {
         zmq_pollitem_t it = { r->router, 0, ZMQ_POLLIN, 0 };
         int n = zmq_poll(&it, 1, HMD_REPL_TICK_MS);
@@ -304,12 +316,7 @@ static void *s_main(void *arg)
             next_hb = now + HMD_REPL_HB_MS;
         }
         if (now >= next_compact) {
-            uint64_t removed = 0;
-            if (hm_store_log_compact(hm_engine_store(r->e), (uint64_t)r->cfg->repl_keep,
-                                     (int64_t)r->cfg->repl_keep_hours * 3600, 100000, &removed) == 0 &&
-                removed)
-                hm_log_info("repl_compact", "removed=%llu keep=%d keep_hours=%d",
-                            (unsigned long long)removed, r->cfg->repl_keep, r->cfg->repl_keep_hours);
+            s_compact(r);
             next_compact = now + 60000;
         }
         for (int i = 0; i < HMD_REPL_SNAPS; i++)
@@ -360,6 +367,8 @@ int hmd_repl_primary_start(hmd_repl_t **out, const hmd_config_t *cfg, hm_engine_
         rc = HM_E_NOMEM;
     if (!rc && !(rc = s_bind(r, &r->router, ZMQ_ROUTER, cfg->repl)))
         rc = s_bind(r, &r->pub, ZMQ_PUB, cfg->repl_pub);
+    if (!rc) /* before any replica can ask: INFO then tells the truth */
+        s_compact(r);
     if (!rc && pthread_create(&r->tid, NULL, s_main, r) != 0)
         rc = hm__seterr(HM_E_INTERNAL, "repl: cannot start thread");
     if (rc) {

@@ -171,6 +171,8 @@ int hmd_replica_bootstrap(const hmd_config_t *cfg, hmd_metrics_t *m)
     uint64_t first = 0, last = 0;
     int answered = 0;
     if (rc == 0) {
+        hm_log_info("replica_bootstrap", "status=asking primary=%s local_seq=%llu have=%d "
+                    "wait=%d", cfg->replica_of, (unsigned long long)local, have, cfg->replica_wait);
         zmq_send(d, "INFO", 4, 0);
         answered = s_recv(d, &fr, cfg->replica_wait * 1000) == 0;
     }

@@ -472,7 +472,7 @@ static int s_repl(hm_store_t *s, hm__op_t *op)
 }
 
 /* Delete old log entries from the front: older than op->cutoff and not among
- * the last op->keep; at most op->count of them.  The last entry always stays
+ * the last op->keep (an entry at exactly the cutoff goes); at most op->count of them.  The last entry always stays
  * (it holds the store's sequence). */
 static int s_compact(hm_store_t *s, hm__op_t *op)
 {
@@ -491,7 +491,7 @@ static int s_compact(hm_store_t *s, hm__op_t *op)
         memcpy(&seq, k.mv_data, 8);
         hm_store_change_t ch;
         if (last - seq < keep || hm_store_rec_change_decode(d.mv_data, d.mv_size, &ch) != 0 ||
-            ch.time >= op->cutoff)
+            ch.time > op->cutoff)
             break;
         if ((mrc = mdb_cursor_del(cur, 0)) != 0)
             break;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <glib.h>
 #include <zmq.h>
 
 #include "daemon_util.h"
@@ -242,30 +243,57 @@ START_TEST(add_matchable_on_both_replicas)
 }
 END_TEST
 
+/* A distinct 96x96 PNG of random 8x8 blocks per seed (the caller g_free()s). */
+static void *s_block_pic(int seed, size_t *len)
+{
+    uint8_t rgb[96 * 96 * 3];
+    uint64_t st = 0x5eedULL * (uint64_t)(seed + 1);
+    for (int by = 0; by < 12; by++)
+        for (int bx = 0; bx < 12; bx++) {
+            uint64_t r = tu_rand(&st);
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++)
+                    for (int c = 0; c < 3; c++)
+                        rgb[((by * 8 + y) * 96 + bx * 8 + x) * 3 + c] = (uint8_t)(r >> (8 * c));
+        }
+    void *out = NULL;
+    ck_assert(tu_encode(rgb, 96, 96, ".png", &out, len) == 0);
+    return out;
+}
+
 START_TEST(killed_replica_converges)
 {
     node_t p, r;
     s_primary(&p);
     s_replica(&r, &p, 1);
-    char cmd[160];
+    long t0 = s_ms();
     for (int i = 0; i < 1000; i++) {
-        if (i % 10 == 0) {
-            char ref[32];
-            snprintf(ref, sizeof ref, "burst-%d", i);
-            s_add(&p.d, ref, 10 + i / 10);
-        } else {
-            snprintf(cmd, sizeof cmd, "{\"cmd\":\"authorize\",\"brand\":\"B%d\",\"seller\":\"s%d\"}",
-                     i % 7, i);
+        char cmd[200];
+        size_t len;
+        void *img = s_block_pic(i, &len);
+        snprintf(cmd, sizeof cmd, "{\"cmd\":\"add\",\"ref\":\"burst-%d\",\"bank\":\"%s\","
+                 "\"brand\":\"B%d\"}", i, i % 3 ? "counterfeit" : "genuine", i % 7);
+        json_t *j = du_control(&p.d, cmd, img, len);
+        ck_assert_msg(json_is_true(json_object_get(j, "ok")), "add %d failed", i);
+        json_decref(j);
+        g_free(img);
+        if (i % 50 == 49) { /* removals and authorisations replicate too */
+            snprintf(cmd, sizeof cmd, "{\"cmd\":\"remove\",\"ref\":\"burst-%d\"}", i - 7);
+            json_decref(du_control(&p.d, cmd, NULL, 0));
+            snprintf(cmd, sizeof cmd, "{\"cmd\":\"authorize\",\"brand\":\"B%d\",\"seller\":"
+                     "\"s%d\"}", i % 7, i);
             json_decref(du_control(&p.d, cmd, NULL, 0));
         }
         if (i == 400) {
             kill(r.d.pid, SIGKILL);
             du_stop(&r.d, 0, 2000);
         }
+        if (i == 700) /* restarted while the burst goes on */
+            s_replica(&r, &p, 0);
     }
-    s_replica(&r, &p, 0);
     long ms = s_converge(&p.d, &r.d, 20000);
-    printf("repl: restarted replica converged %ld ms after start\n", ms);
+    printf("repl: 1000 adds in %ld ms; the restarted replica converged %ld ms after the last\n",
+           s_ms() - t0 - ms, ms);
     ck_assert_int_eq(du_stop(&r.d, SIGTERM, 10000), 0);
     ck_assert_int_eq(du_stop(&p.d, SIGTERM, 10000), 0);
     char hp[65], hr[65];
@@ -275,6 +303,32 @@ START_TEST(killed_replica_converges)
     ck_assert_uint_eq(sp, sr);
     ck_assert_str_eq(hp, hr);
     s_verify_ok(r.d.db);
+    /* The primary compacts its log at start: a replica that was away longer
+     * than the log reaches back re-snapshots at its next start. */
+    const char *pargv[] = { "--repl", p.repl, "--repl-pub", p.pub, "--workers", "1",
+                            "--repl-keep", "5", "--repl-keep-hours", "0", NULL };
+    du_start(&p.d, pargv);
+    for (int i = 0; i < 20; i++) {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "{\"cmd\":\"authorize\",\"brand\":\"C\",\"seller\":\"c%d\"}", i);
+        json_decref(du_control(&p.d, cmd, NULL, 0));
+    }
+    du_stop(&p.d, SIGTERM, 10000);
+    du_start(&p.d, pargv); /* compacts: keeps the last 5 */
+    s_replica(&r, &p, 0);
+    s_converge(&p.d, &r.d, 20000);
+    ck_assert_int_eq(du_stop(&r.d, SIGTERM, 10000), 0);
+    ck_assert_int_eq(du_stop(&p.d, SIGTERM, 10000), 0);
+    s_digest(p.d.db, hp, &sp);
+    s_digest(r.d.db, hr, &sr);
+    ck_assert_uint_eq(sp, sr);
+    ck_assert_str_eq(hp, hr);
+    uint8_t *log = NULL;
+    size_t loglen = 0;
+    tu_read_file(r.d.log, &log, &loglen);
+    ck_assert_msg(memmem(log, loglen, "event=replica_snapshot", 22) != NULL,
+                  "the replica did not re-snapshot");
+    free(log);
     du_cleanup(&r.d);
     du_cleanup(&p.d);
 }
