@@ -31,6 +31,7 @@
 #define BATCH_MAX 1024
 
 static atomic_int s_resync;
+static atomic_int s_snapshots; /* fetched by this process's bootstrap */
 
 int hmd_repl_resync_needed(void)
 {
@@ -143,6 +144,7 @@ static int s_fetch_snapshot(void *d, const char *dir)
         close(dfd);
     }
     hm_log_info("replica_snapshot", "bytes=%llu dir=%s", (unsigned long long)size, dir);
+    atomic_fetch_add(&s_snapshots, 1);
     return 0;
 }
 
@@ -384,6 +386,7 @@ static void *s_follow(void *arg)
         r->st.last_seen_ms = r->last_seen_ms;
         r->st.caught_up = atomic_load(&r->caught_up);
         r->st.lag_max = r->cfg->repl_lag_max;
+        r->st.snapshots = (uint64_t)atomic_load(&s_snapshots);
         hmd_metrics_repl_set(r->m, &r->st);
     }
     return NULL;

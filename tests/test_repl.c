@@ -317,6 +317,7 @@ START_TEST(killed_replica_converges)
     du_start(&p.d, pargv); /* compacts: keeps the last 5 */
     s_replica(&r, &p, 0);
     s_converge(&p.d, &r.d, 20000);
+    ck_assert(s_metric(&r.d, "hallmark_repl_snapshots_total") == 1);
     ck_assert_int_eq(du_stop(&r.d, SIGTERM, 10000), 0);
     ck_assert_int_eq(du_stop(&p.d, SIGTERM, 10000), 0);
     s_digest(p.d.db, hp, &sp);
