@@ -63,7 +63,7 @@ TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
-BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_lf.c
+BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_lf.c bench/bench_repl.c
 # The copy-detection set and its metrics: linked into the benchmarks and into
 # the test runner (tests/test_bench.c runs a smoke version in `make test`).
 BENCH_LIB_SRC := bench/bench_gen.c bench/bench_metrics.c
@@ -81,6 +81,7 @@ LIBA      := $(B)/libhallmark.a
 TEST_BIN  := $(B)/hm_tests
 BENCH_BIN := $(B)/bench_fp
 BENCH_SEARCH_BIN := $(B)/bench_search
+BENCH_REPL_BIN := $(B)/bench_repl
 CLI_BIN   := $(B)/hallmark
 DAEMON_BIN := $(B)/hallmarkd
 INSTALL_BINS = $(CLI_BIN) $(DAEMON_BIN)
@@ -95,7 +96,7 @@ BENCH_LF_BIN := $(B)/bench_lf
 .PHONY: all deps test run demo bench bench-quick bench-search bench-lf install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(CLI_BIN) $(DAEMON_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(BENCH_REPL_BIN) $(CLI_BIN) $(DAEMON_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -154,6 +155,14 @@ $(DAEMON_BIN): $(DAEMON_OBJ) $(LIBA)
 
 $(BENCH_BIN): $(B)/bench/bench_fp.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+# Replication: 1 vs 2 pinned replicas, lag against write rate (starts daemons).
+$(BENCH_REPL_BIN): $(B)/bench/bench_repl.o $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+.PHONY: bench-repl
+bench-repl: $(BENCH_REPL_BIN) $(DAEMON_BIN)
+	$(BENCH_REPL_BIN) --bin $(CURDIR)/$(B)
 
 ifneq ($(BENCH_SEARCH_BIN),)
 $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
@@ -285,4 +294,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(BENCH_LIB_OBJ:.o=.d)
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_repl.d $(BENCH_LIB_OBJ:.o=.d)

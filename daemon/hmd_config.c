@@ -61,6 +61,14 @@ static const s_opt_t s_opts[] = {
     S_INT("console-retention", console_retention, "1000", 1, 1000000, 0, "recent non-unknown verdicts the console keeps (oldest dropped first)"),
     S_INT("console-retention-mib", console_retention_mib, "64", 1, 65536, 0, "MiB the console's retention may hold (images + thumbnails)"),
     S_BOOL("console-genuine", console_genuine, "0", 0, "keep genuine verdicts for the console too (0|1)"),
+    S_STR("repl", repl, "", 0, "primary: replication ROUTER endpoint (snapshots, ranges, strikes)"),
+    S_STR("repl-pub", repl_pub, "", 0, "primary: replication PUB endpoint (updates, heartbeats)"),
+    S_STR("replica-of", replica_of, "", 0, "run as a read-only replica of the primary at this repl endpoint"),
+    S_STR("replica-pub", replica_pub, "", 0, "replica: the primary's repl-pub endpoint (\"\": repl port + 1)"),
+    S_INT("repl-lag-max", repl_lag_max, "10", 1, 86400, 0, "replica: seconds of lag after which /healthz answers 503"),
+    S_INT("repl-keep", repl_keep, "100000", 1, 2000000000, 0, "primary: change-log entries always kept"),
+    S_INT("repl-keep-hours", repl_keep_hours, "24", 0, 100000, 0, "primary: keep change-log entries younger than this too"),
+    S_INT("replica-wait", replica_wait, "30", 1, 3600, 0, "replica: seconds to wait for the primary at start"),
 };
 #define S_NOPTS (sizeof s_opts / sizeof s_opts[0])
 

@@ -49,6 +49,14 @@ typedef struct hmd_config {
     int console_retention;           /* verdicts kept for the console */
     int console_retention_mib;       /* MiB kept for them (images + thumbnails) */
     int console_genuine;             /* 1: keep genuine verdicts too */
+    char repl[HMD_STR_MAX];          /* primary: replication ROUTER endpoint, "" = off */
+    char repl_pub[HMD_STR_MAX];      /* primary: replication PUB endpoint, "" = off */
+    char replica_of[HMD_STR_MAX];    /* replica: the primary's repl endpoint, "" = not a replica */
+    char replica_pub[HMD_STR_MAX];   /* replica: the primary's repl-pub ("": port + 1) */
+    int repl_lag_max;                /* seconds of lag after which /healthz says 503 */
+    int repl_keep;                   /* change-log entries the primary always keeps */
+    int repl_keep_hours;             /* and every entry younger than this */
+    int replica_wait;                /* seconds a replica waits for its primary at start */
 } hmd_config_t;
 
 /* Fill c with the built-in defaults. */

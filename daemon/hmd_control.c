@@ -21,7 +21,11 @@ struct hmd_control {
     hm_engine_t *e;
     hm_decode_limits_t lim;
     void *pair;
+    char primary[1024];  /* replica: the primary's repl endpoint; "" on a primary */
+    void *fwd;           /* replica: DEALER to the primary (feedback), lazily made */
+    unsigned fwd_n;
 };
+
 
 char *hmd_control_error_text(int rc, const char *msg, const char *request_id)
 {
@@ -46,6 +50,10 @@ typedef struct s_cmd {
     char msg[512];
     char request_id[HM_ID_MAX];
 } s_cmd_t;
+
+/* Replica: forward a feedback command to the primary's repl endpoint and
+ * wait (bounded) for its reply, which is returned as is. */
+static char *s_forward(hmd_control_t *ctl, s_cmd_t *c, int *ok_out);
 
 #define S_STR(key, req, dst) \
     do { if ((rc = hmd_json_str(c->hdr, key, req, dst, sizeof dst, c->msg, sizeof c->msg))) goto leave; } while (0)
@@ -185,7 +193,24 @@ static char *s_run(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c, const char 
     S_STR("request_id", 0, c->request_id);
     S_STR("cmd", 1, cmd);
     hm__clearerr();
-    if (strcmp(cmd, "add") == 0) {
+    if (ctl->primary[0] && strcmp(cmd, "feedback") == 0) {
+        /* Reviewer feedback is a write: the primary applies it and every
+         * replica gets it back through the change log. */
+        char *r = s_forward(ctl, c, ok_out);
+        if (r) {
+            *cmd_out = strdup(cmd);
+            return r;
+        }
+        rc = HM_E_TIMEOUT;
+        goto leave;
+    }
+    if (ctl->primary[0] && (!strcmp(cmd, "add") || !strcmp(cmd, "remove") ||
+                            !strcmp(cmd, "relabel") || !strcmp(cmd, "authorize") ||
+                            !strcmp(cmd, "deauthorize"))) {
+        snprintf(c->msg, sizeof c->msg, "read-only replica: send %s to the primary (its "
+                 "replication endpoint is %.300s)", cmd, ctl->primary);
+        rc = HM_E_READONLY;
+    } else if (strcmp(cmd, "add") == 0) {
         rc = s_cmd_add(ctl, fpc, c);
     } else if (strcmp(cmd, "remove") == 0) {
         S_STR("ref", 1, ref);
@@ -230,6 +255,76 @@ leave:
     if (c->request_id[0])
         json_object_set_new(c->ok, "request_id", json_string(c->request_id));
     return json_dumps(c->ok, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static char *s_forward(hmd_control_t *ctl, s_cmd_t *c, int *ok_out)
+{
+    int linger = 0, hb = 1000;
+    if (!ctl->fwd) {
+        ctl->fwd = zmq_socket(ctl->zctx, ZMQ_DEALER);
+        if (!ctl->fwd)
+            return NULL;
+        zmq_setsockopt(ctl->fwd, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(ctl->fwd, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
+        if (zmq_connect(ctl->fwd, ctl->primary) != 0) {
+            snprintf(c->msg, sizeof c->msg, "cannot connect to the primary %.300s", ctl->primary);
+            return NULL;
+        }
+    }
+    char nonce[32], *hdr = json_dumps(c->hdr, JSON_COMPACT);
+    snprintf(nonce, sizeof nonce, "%u", ++ctl->fwd_n);
+    if (!hdr)
+        return NULL;
+    zmq_send(ctl->fwd, "FEEDBACK", 8, ZMQ_SNDMORE);
+    zmq_send(ctl->fwd, nonce, strlen(nonce), ZMQ_SNDMORE);
+    zmq_send(ctl->fwd, hdr, strlen(hdr), ZMQ_SNDMORE);
+    zmq_send(ctl->fwd, c->data ? c->data : "", c->len, 0);
+    free(hdr);
+    /* [FEEDBACK][nonce][ok][reply]; replies to earlier, timed-out ones are skipped. */
+    for (int waited = 0; waited < 10000;) {
+        if (zmq_poll(&(zmq_pollitem_t){ ctl->fwd, 0, ZMQ_POLLIN, 0 }, 1, 100) <= 0) {
+            waited += 100;
+            continue;
+        }
+        hmd_frames_t fr;
+        if (hmd_frames_recv(ctl->fwd, 0, &fr) != 0)
+            continue;
+        char *reply = NULL;
+        if (fr.n_kept == 4 && zmq_msg_size(&fr.f[1]) == strlen(nonce) &&
+            memcmp(zmq_msg_data(&fr.f[1]), nonce, strlen(nonce)) == 0) {
+            *ok_out = *(unsigned char *)zmq_msg_data(&fr.f[2]) != 0;
+            reply = strndup(zmq_msg_data(&fr.f[3]), zmq_msg_size(&fr.f[3]));
+        }
+        hmd_frames_close(&fr);
+        if (reply)
+            return reply;
+    }
+    snprintf(c->msg, sizeof c->msg, "no reply from the primary %.300s within 10 s", ctl->primary);
+    return NULL;
+}
+
+char *hmd_control_exec(hm_engine_t *e, hm_fp_ctx_t *fpc, const void *hdr, size_t hlen,
+                       const void *data, size_t dlen, int *ok)
+{
+    hmd_control_t ctl = { .e = e };
+    s_cmd_t c;
+    memset(&c, 0, sizeof c);
+    json_error_t jerr;
+    const char *cmd = NULL;
+    *ok = 0;
+    c.hdr = json_loadb(hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(c.hdr)) {
+        json_decref(c.hdr);
+        return hmd_control_error_text(HM_E_PROTO, "command is not a JSON object", NULL);
+    }
+    c.has_data = data != NULL;
+    c.data = data;
+    c.len = dlen;
+    char *reply = s_run(&ctl, fpc, &c, &cmd, ok);
+    free((void *)cmd);
+    json_decref(c.hdr);
+    json_decref(c.ok);
+    return reply;
 }
 
 /* One message from the socket thread -> one reply.  @return 0, or 1 to stop. */
@@ -291,6 +386,8 @@ static void *s_main(void *arg)
     while (!s_serve_one(ctl, fpc))
         ;
     hm_fp_ctx_free(&fpc);
+    if (ctl->fwd)
+        zmq_close(ctl->fwd);
     int linger = 1000;
     zmq_setsockopt(ctl->pair, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(ctl->pair);
@@ -298,11 +395,12 @@ static void *s_main(void *arg)
 }
 
 int hmd_control_start(hmd_control_t **out, void *zctx, hm_engine_t *e,
-                      const hm_decode_limits_t *lim)
+                      const hm_decode_limits_t *lim, const char *replica_of)
 {
     hmd_control_t *ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return HM_E_NOMEM;
+    snprintf(ctl->primary, sizeof ctl->primary, "%s", replica_of ? replica_of : "");
     ctl->zctx = zctx;
     ctl->e = e;
     ctl->lim = *lim;

@@ -25,7 +25,19 @@ typedef struct hmd_control hmd_control_t;
  * @return 0, HM_E_NOMEM, HM_E_INTERNAL.
  */
 int hmd_control_start(hmd_control_t **out, void *zctx, hm_engine_t *e,
-                      const hm_decode_limits_t *lim);
+                      const hm_decode_limits_t *lim, const char *replica_of);
+/* replica_of: NULL or "" on a primary; on a replica, its primary's repl
+ * endpoint: writes are refused with an error naming it (HM_E_READONLY) and
+ * feedback is forwarded there (FEEDBACK, docs/PROTOCOL.md). */
+
+/*
+ * hmd_control_exec - run one control command (JSON header, optional data
+ * frame: data NULL for none) against e and return the reply text (malloc;
+ * *ok = 1 on success).  The primary's replication thread runs the feedback
+ * that replicas forward with it.  fpc belongs to the calling thread.
+ */
+char *hmd_control_exec(hm_engine_t *e, hm_fp_ctx_t *fpc, const void *hdr, size_t hlen,
+                       const void *data, size_t dlen, int *ok);
 /* Wait for the thread (the socket thread has sent the stop frame).  NULL-safe. */
 void hmd_control_join(hmd_control_t **self_p);
 

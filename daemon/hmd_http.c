@@ -50,8 +50,17 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *c, const char *ur
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return s_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
                        MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/healthz") == 0)
-        return s_reply(c, MHD_HTTP_OK, "text/plain", "ok\n", MHD_RESPMEM_PERSISTENT);
+    if (strcmp(url, "/healthz") == 0) {
+        /* A replica too far behind is drained by its load balancer. */
+        char why[256];
+        if (hmd_metrics_healthy(h->m, why, sizeof why))
+            return s_reply(c, MHD_HTTP_OK, "text/plain", "ok\n", MHD_RESPMEM_PERSISTENT);
+        char *body = strdup(why);
+        return body ? s_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", body,
+                              MHD_RESPMEM_MUST_FREE)
+                    : s_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "lagging\n",
+                              MHD_RESPMEM_PERSISTENT);
+    }
     if (h->m && strcmp(url, "/metrics") == 0) {
         char *text = hmd_metrics_render(h->m, atomic_load(&h->e));
         if (!text)

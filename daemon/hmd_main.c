@@ -34,6 +34,7 @@
 #include "hmd_http.h"
 #include "hmd_recent.h"
 #include "hmd_metrics.h"
+#include "hmd_repl.h"
 #include "hmd_server.h"
 
 static int s_sig_wr = -1;
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     hmd_auth_t *auth = NULL;
     hmd_recent_t *recent = NULL;
     hmd_console_t *console = NULL;
+    hmd_repl_t *repl = NULL;
     if (!cfg)
         return 1;
 
@@ -175,9 +177,23 @@ int main(int argc, char **argv)
         goto fail;
     if ((rc = s_drop_privileges(cfg->user)) != 0)
         goto fail;
+    /* A replica first makes its copy continuable (a snapshot when needed). */
+    if (cfg->replica_of[0] && (rc = hmd_replica_bootstrap(cfg, m)) != 0)
+        goto fail;
     hm_engine_opts_t eo = { .readonly = 0, .strike_limit = cfg->strike_limit, .nosync = cfg->nosync };
     if ((rc = hm_engine_open(&e, cfg->db, &eo)) != 0)
         goto fail;
+    if (cfg->replica_of[0]) {
+        if ((rc = hmd_replica_start(&repl, cfg, e, m)) != 0)
+            goto fail;
+        /* Serve only after the first catch-up; a silent primary leaves the
+         * copy serving as it is, with /healthz at 503. */
+        if (hmd_replica_wait(repl, cfg->replica_wait * 1000) != 0)
+            hm_log_warn("replica", "status=behind reason=\"%s\"", hm_last_error());
+    } else if ((cfg->repl[0] || cfg->repl_pub[0]) &&
+               (rc = hmd_repl_primary_start(&repl, cfg, e, m)) != 0) {
+        goto fail;
+    }
     if (cfg->thresholds[0] && (rc = hm_engine_load_thresholds(e, cfg->thresholds)) != 0)
         goto fail;
     hmd_http_set_engine(http, e);
@@ -205,6 +221,7 @@ leave:
     /* Stop order: HTTP (reads the engine), the socket thread's world, engine. */
     hmd_http_stop(&http);
     hmd_http_stop(&chttp);
+    hmd_repl_stop(&repl);
     if (hmd_server_close(&srv) != 0) {
         hm_log_warn("exit", "status=forced");
         _exit(rc ? 1 : 0);
@@ -220,6 +237,10 @@ leave:
     }
     hmd_config_cleanup();
     free(cfg);
+    if (hmd_repl_resync_needed()) {
+        hm_log_warn("exit", "status=resync code=%d", HMD_REPL_EXIT_RESYNC);
+        return HMD_REPL_EXIT_RESYNC;
+    }
     if (rc == 0 && !exit_now)
         hm_log_info("exit", "status=ok");
     return rc ? 1 : 0;

@@ -55,6 +55,7 @@ struct hmd_metrics {
     size_t n_codes;
     int queue_depth, in_flight, queue_max;
     uint64_t in_flight_bytes;
+    hmd_repl_status_t repl;
 };
 
 int hmd_metrics_new(hmd_metrics_t **out)
@@ -227,6 +228,83 @@ static void s_engine_json(s_buf_t *b, json_t *j, const char *prefix)
     }
 }
 
+static uint64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hmd_metrics_repl_set(hmd_metrics_t *m, const hmd_repl_status_t *st)
+{
+    pthread_mutex_lock(&m->mu);
+    m->repl = *st;
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Replica lag in seconds: how long it has been behind, and how long since
+ * the primary was last heard (a partition looks like silence, not lag). */
+static void s_repl_ages(const hmd_repl_status_t *r, double *lag, double *seen)
+{
+    uint64_t now = s_mono_ms();
+    *lag = r->behind_since_ms && now > r->behind_since_ms ? (now - r->behind_since_ms) / 1e3 : 0;
+    *seen = r->last_seen_ms && now > r->last_seen_ms ? (now - r->last_seen_ms) / 1e3 : 0;
+}
+
+int hmd_metrics_healthy(hmd_metrics_t *m, char *why, size_t cap)
+{
+    pthread_mutex_lock(&m->mu);
+    hmd_repl_status_t r = m->repl;
+    pthread_mutex_unlock(&m->mu);
+    if (r.role != 2)
+        return 1;
+    double lag, seen;
+    s_repl_ages(&r, &lag, &seen);
+    if (!r.caught_up)
+        snprintf(why, cap, "replica catching up: seq %llu of %llu\n",
+                 (unsigned long long)r.applied_seq, (unsigned long long)r.primary_seq);
+    else if (lag > r.lag_max || seen > r.lag_max || !r.last_seen_ms)
+        snprintf(why, cap, "replica lag %.1f s (%llu changes), primary last seen %.1f s ago; "
+                 "bound %d s\n", lag, (unsigned long long)(r.primary_seq > r.applied_seq ?
+                 r.primary_seq - r.applied_seq : 0), seen, r.lag_max);
+    else
+        return 1;
+    return 0;
+}
+
+static void s_render_repl(s_buf_t *b, const hmd_repl_status_t *r)
+{
+    static const char *roles[] = { "standalone", "primary", "replica" };
+    s_printf(b, "# HELP hallmark_repl_role Replication role (label).\n# TYPE hallmark_repl_role gauge\n"
+                "hallmark_repl_role{role=\"%s\"} 1\n", roles[r->role % 3]);
+    s_printf(b, "# TYPE hallmark_repl_applied_seq gauge\nhallmark_repl_applied_seq %llu\n",
+             (unsigned long long)r->applied_seq);
+    if (r->role == 1)
+        s_printf(b, "# TYPE hallmark_repl_replicas gauge\nhallmark_repl_replicas %d\n"
+                    "# TYPE hallmark_repl_log_first_seq gauge\nhallmark_repl_log_first_seq %llu\n",
+                 r->replicas, (unsigned long long)r->log_first);
+    if (r->role != 2)
+        return;
+    double lag, seen;
+    s_repl_ages(r, &lag, &seen);
+    uint64_t lag_seq = r->primary_seq > r->applied_seq ? r->primary_seq - r->applied_seq : 0;
+    s_printf(b, "# HELP hallmark_repl_lag_seq Changes the primary has that this replica has not.\n"
+                "# TYPE hallmark_repl_lag_seq gauge\nhallmark_repl_lag_seq %llu\n"
+                "# TYPE hallmark_repl_primary_seq gauge\nhallmark_repl_primary_seq %llu\n"
+                "# HELP hallmark_repl_lag_seconds How long this replica has been behind.\n"
+                "# TYPE hallmark_repl_lag_seconds gauge\nhallmark_repl_lag_seconds %.3f\n"
+                "# TYPE hallmark_repl_primary_last_seen_seconds gauge\n"
+                "hallmark_repl_primary_last_seen_seconds %.3f\n"
+                "# TYPE hallmark_repl_caught_up gauge\nhallmark_repl_caught_up %d\n"
+                "# TYPE hallmark_repl_gaps_total counter\nhallmark_repl_gaps_total %llu\n"
+                "# TYPE hallmark_repl_ranges_total counter\nhallmark_repl_ranges_total %llu\n"
+                "# TYPE hallmark_repl_applied_total counter\nhallmark_repl_applied_total %llu\n"
+                "# TYPE hallmark_repl_snapshots_total counter\nhallmark_repl_snapshots_total %llu\n",
+             (unsigned long long)lag_seq, (unsigned long long)r->primary_seq, lag, seen,
+             r->caught_up, (unsigned long long)r->gaps, (unsigned long long)r->ranges,
+             (unsigned long long)r->applied, (unsigned long long)r->snapshots);
+}
+
 char *hmd_metrics_render(hmd_metrics_t *m, hm_engine_t *e)
 {
     s_buf_t b = { 0 };
@@ -295,6 +373,7 @@ char *hmd_metrics_render(hmd_metrics_t *m, hm_engine_t *e)
     s_printf(&b, "# TYPE hallmark_in_flight_bytes gauge\nhallmark_in_flight_bytes %llu\n",
              (unsigned long long)m->in_flight_bytes);
     s_printf(&b, "# TYPE hallmark_queue_capacity gauge\nhallmark_queue_capacity %d\n", m->queue_max);
+    s_render_repl(&b, &m->repl);
     pthread_mutex_unlock(&m->mu);
     if (stats) {
         json_t *j = json_loads(stats, 0, NULL);

@@ -29,6 +29,7 @@ struct hmd_server {
     int sigfd;
     void *zctx;
     void *ingest, *pipe_in, *pipe_out, *feed, *control, *done, *ctl_pair;
+    void *strikes;              /* replica: DEALER to the primary's repl endpoint */
     hmd_zap_t *zap;
     hmd_queue_t *q;
     int queue_cap;              /* the ring's size (cfg->queue at start) */
@@ -129,6 +130,19 @@ int hmd_server_open(hmd_server_t **out, hmd_config_t *cfg, hmd_metrics_t *m, int
         (rc = s_socket(s, &s->feed, ZMQ_PUB, cfg->feed, "feed")) ||
         (rc = s_socket(s, &s->control, ZMQ_ROUTER, cfg->control, "control")))
         goto leave;
+    if (cfg->replica_of[0]) {
+        int linger = 2000, ivl = 1000, rivl = 100, rmax = 1000;
+        s->strikes = zmq_socket(s->zctx, ZMQ_DEALER);
+        if (!s->strikes || zmq_setsockopt(s->strikes, ZMQ_LINGER, &linger, sizeof linger) ||
+            zmq_setsockopt(s->strikes, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) ||
+            zmq_setsockopt(s->strikes, ZMQ_RECONNECT_IVL, &rivl, sizeof rivl) ||
+            zmq_setsockopt(s->strikes, ZMQ_RECONNECT_IVL_MAX, &rmax, sizeof rmax) ||
+            zmq_connect(s->strikes, cfg->replica_of) != 0) {
+            rc = hm__seterr(HM_E_CONFIG, "replica-of %s: %s", cfg->replica_of,
+                            zmq_strerror(zmq_errno()));
+            goto leave;
+        }
+    }
     /* The inproc ends: unbounded, because the queue already bounds them. */
     s->done = zmq_socket(s->zctx, ZMQ_PULL);
     s->ctl_pair = zmq_socket(s->zctx, ZMQ_PAIR);
@@ -164,7 +178,7 @@ int hmd_server_start(hmd_server_t *s, hm_engine_t *e)
     s->e = e;
     int rc = hmd_workers_start(&s->workers, n, s->zctx, e, s->q, &lim, s->recent);
     if (rc == 0)
-        rc = hmd_control_start(&s->ctl, s->zctx, e, &lim);
+        rc = hmd_control_start(&s->ctl, s->zctx, e, &lim, s->cfg->replica_of);
     if (rc == 0)
         hm_log_info("workers", "count=%d queue=%d", n, s->cfg->queue);
     return rc;
@@ -268,7 +282,8 @@ static void s_request(hmd_server_t *s, int origin, hmd_frames_t *fr)
     }
     j->origin = origin;
     j->req = r;
-    j->record_strikes = s->cfg->record_strikes;
+    /* A replica never writes strikes itself: it forwards them (s_done). */
+    j->record_strikes = s->strikes ? 0 : s->cfg->record_strikes;
     zmq_msg_init(&j->image);
     zmq_msg_move(&j->image, img);
     for (int i = 0; i < fr->n_env; i++) {
@@ -297,6 +312,15 @@ static void s_done(hmd_server_t *s)
         /* Counters first: a client that scrapes after its reply sees them. */
         s_gauges(s);
         hmd_metrics_verdict(s->m, &j->verdict);
+        if (s->strikes && s->cfg->record_strikes && j->verdict.decision == HM_DEC_COUNTERFEIT &&
+            j->req.seller_id[0]) {
+            /* Three strikes across the fleet: the primary counts every
+             * replica's verdicts (idempotent per listing and image, so a
+             * re-scored request does not count twice). */
+            const char *p[4] = { "STRIKE", j->req.seller_id, j->req.listing_id, j->req.image_id };
+            for (int i = 0; i < 4; i++)
+                zmq_send(s->strikes, p[i], strlen(p[i]), (i < 3 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+        }
         if (j->reply) {
             s_reply(s, j->origin, &j->env, j->reply);
             s_publish(s, &j->verdict, &j->req, j->reply);
@@ -493,6 +517,7 @@ int hmd_server_close(hmd_server_t **self_p)
     s_close_sock(&s->control, 2000);
     s_close_sock(&s->done, 0);
     s_close_sock(&s->ctl_pair, 0);
+    s_close_sock(&s->strikes, 2000);
     hmd_zap_close(&s->zap);
     if (rc) {
         /* A worker is stuck inside the engine: its socket keeps the context

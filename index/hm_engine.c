@@ -200,6 +200,16 @@ static int s_build_indexes(hm_engine_t *e)
     uint64_t now_seq = 0;
     if ((rc = hm_store_seq(e->store, &now_seq)))
         return rc;
+    /* The replay needs every change after the snapshot: a log compacted past
+     * it (hm_store_log_compact) means a rebuild. */
+    uint64_t first_seq = 0;
+    if ((rc = hm_store_log_first(e->store, &first_seq)))
+        return rc;
+    if (snap_seq && first_seq > snap_seq + 1) {
+        hm_log_info("snapshot_stale", "path=\"%s\" seq=%" PRIu64 " log_first=%" PRIu64, snap,
+                    snap_seq, first_seq);
+        snap_seq = 0;
+    }
     if (snap_seq && snap_seq <= now_seq && hm_vindex_load(&e->vindex, &vo, snap) == 0) {
         replay_t r = { e, 0 };
         rc = hm_store_changes(e->store, snap_seq, s_replay, &r);

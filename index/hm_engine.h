@@ -217,6 +217,25 @@ int hm_engine_snapshot(hm_engine_t *e);
 /* Re-read thresholds from a JSON file (NULL: the built-in defaults). */
 int hm_engine_load_thresholds(hm_engine_t *e, const char *path);
 
+/*
+ * hm_engine_repl_apply - a replica applies replication records
+ * (hm_store_repl_read() on the primary) in order, in one store transaction,
+ * then updates its search indexes.  Records already applied are skipped;
+ * application stops at the first gap (seq > last + 1), which is not an
+ * error: *last_seq tells the caller where it stands.
+ * @param[out] last_seq  the store's sequence afterwards; may be NULL.
+ * @return 0, HM_E_CORRUPT (a record clashes with local data: re-snapshot),
+ *         HM_E_VERSION, HM_E_INDEX (stored but not indexed; a restart
+ *         rebuilds), HM_E_STORE, HM_E_NOMEM, HM_E_INVAL.
+ * Serialised with the other control calls.
+ */
+int hm_engine_repl_apply(hm_engine_t *e, const void *const *recs, const size_t *lens, size_t n,
+                         uint64_t *last_seq);
+/* Record a strike (a primary applying one forwarded by a replica); the
+ * store's hm_store_add_strike() contract. */
+int hm_engine_add_strike(hm_engine_t *e, const char *seller, const char *listing_id,
+                         const char *image_id, uint64_t *count);
+
 #ifdef __cplusplus
 }
 #endif

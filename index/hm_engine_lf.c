@@ -151,6 +151,8 @@ int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
         pthread_rwlock_unlock(&e->lf_lock);
         if (!rc)
             e->lf_refs++;
+        else if (rc == HM_E_EXISTS)
+            rc = 0; /* a rebuild just before already indexed it */
     }
     hm_lf_feat_free(&f);
     return rc;

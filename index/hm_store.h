@@ -361,6 +361,77 @@ int hm_store_allow_get(hm_store_t *s, const uint8_t sha256[32], hm_allow_t *out,
 /* @return 0, HM_E_INVAL, HM_E_BUSY, HM_E_STORE. */
 int hm_store_stats(hm_store_t *s, hm_store_stats_t *st);
 
+/* ---- replication (docs/PROTOCOL.md "Replication", docs/DEPLOYMENT.md) ----
+ *
+ * A replication record is one change-log entry with what a replica needs to
+ * apply it, an opaque little-endian blob:
+ *   u8 version (1) | u64 seq | u32 n | change record (n bytes) |
+ *   u8 kind (0 none, 1 reference record, 2 allow entry) | u32 m | payload.
+ * An ADD carries the reference's full stored record (fingerprint included),
+ * an ALLOW its entry, both as they are when the record is read: a reference
+ * removed since travels without payload.  Applying records in sequence order
+ * gives exactly the primary's banks (hm_store_digest() agrees). */
+
+/* A replication record; rec is valid during the callback only. */
+typedef int (*hm_store_repl_cb)(uint64_t seq, const void *rec, size_t len, void *ctx);
+/*
+ * hm_store_repl_read - up to max records after after_seq, in order, from one
+ * read transaction.
+ * @return 0, the callback's non-zero value, HM_E_CORRUPT, HM_E_BUSY,
+ *         HM_E_STORE, HM_E_NOMEM.
+ */
+int hm_store_repl_read(hm_store_t *s, uint64_t after_seq, size_t max, hm_store_repl_cb cb,
+                       void *ctx);
+/*
+ * hm_store_repl_decode - views of a record's parts (pointing into rec).
+ * ref / allow / has_ref / has_allow may be NULL.  ch->seq is the record's.
+ * @return 0, HM_E_CORRUPT, HM_E_VERSION.
+ */
+int hm_store_repl_decode(const void *rec, size_t len, hm_store_change_t *ch, hm_ref_t *ref,
+                         int *has_ref, hm_allow_t *allow, int *has_allow);
+/*
+ * hm_store_repl_apply - apply a record on a replica, in the caller's batch
+ * or as its own transaction.  The change gets the record's sequence, which
+ * must be the store's last + 1.  ADD keeps the primary's id.
+ * @return 0, HM_E_EXISTS (already applied: seq <= last; nothing written),
+ *         HM_E_INVAL (a gap: seq > last + 1; nothing written), HM_E_CORRUPT
+ *         (the record does not decode or clashes with local data: this copy
+ *         is not the primary's), HM_E_VERSION, HM_E_READONLY, HM_E_STORE,
+ *         HM_E_NOMEM.
+ */
+int hm_store_repl_apply(hm_store_t *s, const void *rec, size_t len);
+/* The oldest sequence still in the change log (0: empty).
+ * @return 0, HM_E_INVAL, HM_E_BUSY, HM_E_STORE. */
+int hm_store_log_first(hm_store_t *s, uint64_t *first);
+/*
+ * hm_store_log_compact - delete change-log entries from the oldest on while
+ * they are both older than keep_seconds and not among the last keep_n
+ * (at least 1 is always kept: it holds the sequence); at most max per call
+ * (one write transaction).  Nothing but replication and the descriptor
+ * snapshot replay read the log; an engine whose snapshot is older than the
+ * log's first entry rebuilds its descriptor index instead.
+ * @param[out] removed  entries deleted; may be NULL.
+ * @return 0, HM_E_READONLY, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
+ */
+int hm_store_log_compact(hm_store_t *s, uint64_t keep_n, int64_t keep_seconds, size_t max,
+                         uint64_t *removed);
+/*
+ * hm_store_snapshot_to_fd - write a compacting copy of the whole database
+ * (mdb_env_copyfd2, MDB_CP_COMPACT: one read transaction, so consistent)
+ * to fd, which must be a file or pipe open for writing.  The copy is a
+ * complete data.mdb; its sequence is its log's last.
+ * @return 0, HM_E_INVAL, HM_E_STORE (the copy failed, e.g. disk full).
+ */
+int hm_store_snapshot_to_fd(hm_store_t *s, int fd);
+/*
+ * hm_store_digest - SHA-256 (hex) over the banks' content: every reference
+ * record, authorisation, strike and allow-list entry, in key order, from one
+ * read transaction; two stores with the same content have the same digest.
+ * @param[out] seq  the last sequence of that transaction; may be NULL.
+ * @return 0, HM_E_INVAL, HM_E_BUSY, HM_E_STORE.
+ */
+int hm_store_digest(hm_store_t *s, char hex[65], uint64_t *seq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,7 @@ _Static_assert(sizeof(size_t) == 8, "MDB_INTEGERKEY u64 keys need a 64-bit size_
 
 /* Internal op: an aux put (str[0] = key, ref.fp/fp_len = value, bank = aux,
  * on = keep).  Not logged, not a public enum hm_store_op value. */
-#define HM__OP_AUX 100
+#define HM__OP_AUX 110 /* (100, 101: HM__OP_REPL, HM__OP_COMPACT below) */
 
 /* One write operation, kept until commit so it can be replayed. */
 typedef struct hm__op {
@@ -35,7 +35,23 @@ typedef struct hm__op {
     uint8_t sha[32];      /* disallow */
     uint64_t count;       /* strike: the count afterwards (a result) */
     void *mem;            /* the copy of every pointed-to byte, when owned */
+    /* HM__OP_REPL (a change replicated from a primary, hm_store_repl.c):
+     * repl_op is the change's enum hm_store_op, seq the sequence it must get;
+     * id, bank, time, sha and str[] (= a, b, c) are the change's fields; ref
+     * (ADD) and allow (ALLOW) hold the payload when has_ref / has_allow. */
+    int repl_op;
+    uint64_t seq;
+    int has_ref, has_allow;
+    /* HM__OP_COMPACT: keep the last `keep` entries and every entry at or
+     * after `cutoff` (unix seconds); delete at most `count` (then the count
+     * deleted). */
+    uint64_t keep;
+    int64_t cutoff;
 } hm__op_t;
+
+/* Internal operation types (beyond enum hm_store_op). */
+#define HM__OP_REPL 100
+#define HM__OP_COMPACT 101
 
 struct hm_store {
     MDB_env *env;

@@ -9,6 +9,7 @@
  * the same result when it is replayed after a map growth: ids come from
  * meta "next_id" and times were fixed in the op before the first apply.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,9 +366,166 @@ static int s_aux(hm_store_t *s, hm__op_t *op)
     return hm__store_mdb(mrc, "aux put");
 }
 
+/* The last log sequence in the write transaction (0: empty log). */
+static int s_last_seq_w(hm_store_t *s, uint64_t *last)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, d;
+    *last = 0;
+    int rc = hm__store_mdb(mdb_cursor_open(s->txn, s->log, &cur), "log cursor");
+    if (rc)
+        return rc;
+    int mrc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    if (mrc == 0 && k.mv_size == 8)
+        memcpy(last, k.mv_data, 8);
+    else if (mrc == 0)
+        rc = hm__seterr(HM_E_CORRUPT, "store: log key of %zu bytes", k.mv_size);
+    else if (mrc != MDB_NOTFOUND)
+        rc = hm__store_mdb(mrc, "log last");
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* A replicated ADD: the primary's id, not next_id; next_id follows the
+ * largest id seen so a later promotion hands out fresh ids.  Without a
+ * payload (the reference was removed on the primary before it was shipped)
+ * only next_id moves: the REMOVE that follows finds nothing to remove. */
+static int s_repl_add(hm_store_t *s, hm__op_t *op)
+{
+    uint64_t next = 0;
+    int rc = hm__store_get_u64(s->txn, s->meta, "next_id", &next);
+    if (rc && rc != HM_E_NOTFOUND)
+        return rc;
+    if (next < op->id + 1 && (rc = hm__store_put_u64(s->txn, s->meta, "next_id", op->id + 1)))
+        return rc;
+    if (!op->has_ref)
+        return 0;
+    hm_ref_t r = op->ref;
+    r.id = op->id;
+    size_t n = hm_store_rec_ref_size(&r);
+    if (n == 0)
+        return hm__seterr(HM_E_CORRUPT, "replica: unencodable reference %llu",
+                          (unsigned long long)op->id);
+    MDB_val k = s_idkey(&op->id), d = { n, NULL };
+    if ((rc = hm__store_mdb(mdb_put(s->txn, s->refs, &k, &d, MDB_NOOVERWRITE | MDB_RESERVE),
+                            "refs put")))
+        goto leave;
+    if (hm_store_rec_ref_encode(&r, d.mv_data, n) != n)
+        return hm__seterr(HM_E_INTERNAL, "store: reference encoding");
+    if ((rc = s_index_put(s, s->ext, r.ext_id, strlen(r.ext_id), op->id)) ||
+        (!hm_sha256_is_zero(r.sha256) && (rc = s_index_put(s, s->sha, r.sha256, 32, op->id))))
+        goto leave;
+    rc = s_count(s, r.bank, +1);
+leave:
+    /* A clash means this replica's banks are not the primary's. */
+    if (rc == HM_E_EXISTS)
+        rc = hm__seterr(HM_E_CORRUPT, "replica: reference %llu (%s) clashes with local data",
+                        (unsigned long long)op->id, r.ext_id);
+    return rc;
+}
+
+/*
+ * A change replicated from a primary gets exactly the primary's sequence.
+ * The ordinary operation runs on a copy of op (so the effect is the one the
+ * primary had); when it finds its target gone or the state already as the
+ * change leaves it, it logs nothing, and the shipped change record is logged
+ * instead: every sequence exists on the replica, with the primary's record.
+ */
+static int s_repl(hm_store_t *s, hm__op_t *op)
+{
+    uint64_t last = 0;
+    int rc = s_last_seq_w(s, &last);
+    if (rc)
+        return rc;
+    if (op->seq <= last)
+        return hm__seterr(HM_E_EXISTS, "replica: change %llu is already applied (at %llu)",
+                          (unsigned long long)op->seq, (unsigned long long)last);
+    if (op->seq != last + 1)
+        return hm__seterr(HM_E_INVAL, "replica: change %llu does not follow %llu (a gap)",
+                          (unsigned long long)op->seq, (unsigned long long)last);
+    hm__op_t o = *op;
+    switch (op->repl_op) {
+    case HM_OP_ADD: rc = s_repl_add(s, op); break;
+    case HM_OP_REMOVE: rc = s_remove(s, &o); break;
+    case HM_OP_RELABEL: rc = s_relabel(s, &o); break;
+    case HM_OP_AUTHORIZE:
+    case HM_OP_DEAUTHORIZE:
+        o.on = op->repl_op == HM_OP_AUTHORIZE;
+        rc = s_authorize(s, &o);
+        break;
+    case HM_OP_ALLOW:
+        memcpy(o.allow.sha256, op->sha, 32);
+        rc = op->has_allow ? s_allow(s, &o) : 0;
+        break;
+    case HM_OP_DISALLOW: rc = s_disallow(s, &o); break;
+    case HM_OP_STRIKE: rc = s_strike(s, &o); break;
+    default:
+        return hm__seterr(HM_E_VERSION, "replica: unknown change op %d (a newer primary?)",
+                          op->repl_op);
+    }
+    if (rc == HM_E_NOTFOUND)
+        rc = 0; /* already as the change leaves it */
+    else if (rc == HM_E_EXISTS || rc == HM_E_INVAL) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", hm_last_error());
+        return hm__seterr(HM_E_CORRUPT, "replica: change %llu does not apply: %s",
+                          (unsigned long long)op->seq, why);
+    }
+    if (rc || (rc = s_last_seq_w(s, &last)))
+        return rc;
+    if (last == op->seq)
+        return 0;
+    if (last != op->seq - 1)
+        return hm__seterr(HM_E_CORRUPT, "replica: change %llu logged as %llu",
+                          (unsigned long long)op->seq, (unsigned long long)last);
+    hm_store_change_t ch = { .op = op->repl_op, .time = op->time, .id = op->id,
+                             .bank = op->bank, .a = op->str[0], .b = op->str[1],
+                             .c = op->str[2] };
+    memcpy(ch.sha256, op->sha, 32);
+    return s_log(s, &ch);
+}
+
+/* Delete old log entries from the front: older than op->cutoff and not among
+ * the last op->keep (an entry at exactly the cutoff goes); at most op->count of them.  The last entry always stays
+ * (it holds the store's sequence). */
+static int s_compact(hm_store_t *s, hm__op_t *op)
+{
+    uint64_t last = 0, n = 0;
+    int rc = s_last_seq_w(s, &last);
+    if (rc)
+        return rc;
+    uint64_t keep = op->keep ? op->keep : 1;
+    MDB_cursor *cur = NULL;
+    MDB_val k, d;
+    if ((rc = hm__store_mdb(mdb_cursor_open(s->txn, s->log, &cur), "log cursor")))
+        return rc;
+    int mrc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    while (mrc == 0 && n < op->count && k.mv_size == 8) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, 8);
+        hm_store_change_t ch;
+        if (last - seq < keep || hm_store_rec_change_decode(d.mv_data, d.mv_size, &ch) != 0 ||
+            ch.time > op->cutoff)
+            break;
+        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        n++;
+        mrc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
+        if (mrc == MDB_NOTFOUND || mrc == EINVAL)
+            mrc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = hm__store_mdb(mrc, "log compaction");
+    mdb_cursor_close(cur);
+    op->count = n;
+    return rc;
+}
+
 int hm__store_apply(hm_store_t *s, hm__op_t *op, int replay)
 {
     switch (op->type) {
+    case HM__OP_REPL: return s_repl(s, op);
+    case HM__OP_COMPACT: return s_compact(s, op);
     case HM_OP_ADD: return s_add(s, op, replay);
     case HM_OP_REMOVE: return s_remove(s, op);
     case HM_OP_RELABEL: return s_relabel(s, op);

@@ -25,6 +25,7 @@ static const struct {
     { "remove", hm_cli_remove, "remove references by external id" },
     { "authorize", hm_cli_authorize, "authorise (or --revoke) a seller for a brand" },
     { "verify", hm_cli_verify, "check that the store and the search indexes agree" },
+    { "digest", hm_cli_digest, "content digest of the banks (compare replicas)" },
     { "keygen", hm_cli_keygen, "make a CURVE key pair for the control socket" },
     { "export", hm_cli_export, "export a bank (te-csv or jsonl)" },
     { "import", hm_cli_import, "import a bank (te-csv or jsonl)" },

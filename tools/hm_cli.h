@@ -23,6 +23,7 @@ int hm_cli_stats(int argc, char **argv);     /* hm_cli_admin.c */
 int hm_cli_remove(int argc, char **argv);    /* hm_cli_admin.c */
 int hm_cli_authorize(int argc, char **argv); /* hm_cli_admin.c */
 int hm_cli_verify(int argc, char **argv);    /* hm_cli_admin.c */
+int hm_cli_digest(int argc, char **argv);    /* hm_cli_admin.c */
 int hm_cli_keygen(int argc, char **argv);    /* hm_cli_admin.c */
 int hm_cli_export(int argc, char **argv);    /* hm_cli_bankio.c */
 int hm_cli_import(int argc, char **argv);    /* hm_cli_bankio.c */

@@ -202,6 +202,35 @@ int hm_cli_verify(int argc, char **argv)
     return rc;
 }
 
+int hm_cli_digest(int argc, char **argv)
+{
+    admin_args_t a;
+    int rc = s_parse("digest", "d",
+                     "usage: hallmark digest --db DIR\n"
+                     "Print {\"digest\":SHA-256 hex,\"seq\":N}: a digest of the banks' content\n"
+                     "(every reference record, authorisation, strike and allow-list entry)\n"
+                     "and the change-log sequence it was taken at.  A replica that has\n"
+                     "applied the same sequence as its primary has the same digest.\n",
+                     argc, argv, &a);
+    if (rc)
+        return rc < 0 ? HM_CLI_OK : rc;
+    if (a.first_arg < argc)
+        return hm_cli_usage_error("digest", "unexpected argument '%s'", argv[a.first_arg]);
+    hm_store_t *st = NULL;
+    hm_store_opts_t so = hm_store_opts_default();
+    so.readonly = 1;
+    char hex[65];
+    uint64_t seq = 0;
+    if ((rc = hm_store_open(&st, a.db, &so)) || (rc = hm_store_digest(st, hex, &seq))) {
+        fprintf(stderr, "hallmark digest: %s\n", hm_last_error());
+        hm_store_close(&st);
+        return HM_CLI_FAILED;
+    }
+    hm_store_close(&st);
+    printf("{\"digest\":\"%s\",\"seq\":%llu}\n", hex, (unsigned long long)seq);
+    return HM_CLI_OK;
+}
+
 /* Write text to path with mode (0600 for the secret), refusing to replace
  * an existing file unless force. */
 static int s_write_key(const char *path, const char *text, mode_t mode, int force)
