@@ -155,9 +155,9 @@ fi
   echo "hm_thresholds_default holds the values adopted from it (the \"built-in\" rows below"
   echo "name the defaults the run was made with)."
   echo
-  echo "Not in this report yet: search at 10M references (\`bench_search --big\`, about 2 GB"
-  echo "of RAM), the daemon's latency against offered load and the CLI's throughput (the"
-  echo "daemon and CLI are not on this branch)."
+  echo "Not in this report: search at 10M references (\`bench_search --big\`, about 2 GB"
+  echo "of RAM; figures in the closing notes and docs), the daemon's latency against offered"
+  echo "load (\`make bench-load\`) and replication (\`make bench-repl\`, docs/DEPLOYMENT.md)."
   echo
   cat "$d/accuracy.md"
   echo "![recall per family](recall_by_family.png)"

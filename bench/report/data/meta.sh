@@ -1,7 +1,7 @@
-cpu='AMD EPYC'
+cpu=AMD\ EPYC
 cores=2
-commit=68b6d0f
-when=2026-11-29T15:57Z
+commit=11af21e
+when=2026-11-29T16:28Z
 reps=15
 mode=full
-elapsed=133
+elapsed=507
