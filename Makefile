@@ -128,7 +128,10 @@ $(B)/lib/hm_kernels_avx2.o: ALL_CFLAGS += $(AVX2_FLAGS)
 $(B)/lib/hm_kernels_avx512.o: ALL_CFLAGS += $(AVX512_FLAGS)
 # Local features: the pyramid's resampling and smoothing loops are plain C
 # that the auto-vectoriser turns into baseline SSE2 (3x faster extraction).
+# (GCC flags; clang, used for the fuzzing build, vectorises at -O2 anyway.)
+ifneq ($(FUZZ),1)
 $(B)/lib/hm_lf.o: ALL_CFLAGS += -ftree-vectorize -fvect-cost-model=dynamic
+endif
 
 $(LIBA): $(LIB_OBJ) $(INDEX_OBJ)
 	@rm -f $@
