@@ -287,6 +287,7 @@ fuzz:
 	@tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 fuzz-build: $(addprefix $(B)/,$(FUZZ_TARGETS))
 .SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ_TARGETS))
+-include $(patsubst %,$(B)/tests/fuzz/%.d,$(FUZZ_TARGETS))
 $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(LIBS)
 
