@@ -16,10 +16,17 @@
  * Lists.  Each word holds the descriptors quantised to it as two parallel
  * arrays: the 32-byte codes (so a query scans them with hamming256_many,
  * contiguous, no pointer chasing) and (reference slot, keypoint) pairs.
- * 40 bytes per reference keypoint plus 8 for its position, size and angle:
- * ~12.3 KB per reference with 256 keypoints (6.1 KB with 128: use fewer
- * keypoints per reference for very large banks).
+ * 38 bytes per reference keypoint in the lists plus 8 for its position,
+ * size and angle: ~11.8 KB per reference with 256 keypoints, measured 16.2
+ * KB at 10k and 100k references (lists grow by doubling; the slack is the
+ * rest).  Use fewer keypoints per reference for very large banks (the
+ * cost is linear in them).
  *
+ * Why not FAISS IndexBinaryIVF (index/hm_faiss_binary.h): the payload
+ * here is (reference, keypoint), removal must be cheap and reads must run
+ * beside a writer; FAISS's IVF would need the payload packed into its ids
+ * and removes by scanning every list.  Not measured against it.
+
  * Query.  Each query descriptor (of the feature set and, optionally, of its
  * mirror set) is quantised and its opts.probes nearest leaves under its top
  * word are scanned; list entries within opts.max_dist bits vote for their
@@ -36,6 +43,17 @@
  * Add and remove are incremental: an add quantises the descriptors and
  * appends to the lists; a remove marks the reference dead (queries skip it
  * at once) and hm_lfindex_compact() gives the space back.
+ *
+ * Cost (bench_lf, queries of 768 keypoints + their mirror set, probes 2,
+ * this 2-core machine shared with other jobs, so +-2x): 2-4 ms per query
+ * at 200 references, 7-14 ms at 10k, ~54 ms at 100k (synthetic
+ * references, see bench_lf).  The time goes to scanning lists: a query
+ * descriptor lands in crowded words more often than the mean list length
+ * suggests (longest list at 100k: 10.8k entries against a mean of 780), and
+ * to quantising 1,536 descriptors (384 distances each).  NOT yet the "few
+ * ms at 100k" target: a larger vocabulary trained on a real bank, one probe
+ * and fewer query descriptors in the search are the levers (see the
+ * closing notes of the lf work).
  *
  * Concurrency: many readers, one writer.  Queries take the read side of a
  * rwlock, add / remove / compact the write side (an add holds it for the
