@@ -14,11 +14,11 @@
 #define LFI_TWO_PI 6.283185307179586f
 
 const hm_lfindex_opts_t hm_lfindex_opts_default = {
-    .k1 = 256, .k2 = 128, .train_iters = 8, .seed = 0x6c66696478ULL,
+    .k1 = 1024, .k2 = 64, .train_iters = 8, .seed = 0x6c66696478ULL,
 };
 
 const hm_lfindex_qopts_t hm_lfindex_qopts_default = {
-    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
+    .probes = 1, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
 };
 
 typedef struct lfi_list {
