@@ -23,7 +23,7 @@
  *   --nomirror  no mirror set for queries (to measure what it buys);
  *   --pairs   verify each query against its own reference only (no index):
  *             prints the evidence distributions the precision rule was
- *             calibrated on.
+ *             calibrated on (one line per case in bench_lf_pairs.tsv).
  *   default   index every reference, query every query through the index,
  *             verify the top candidates; report recall at zero false
  *             positives per family (the decision threshold on inliers is
