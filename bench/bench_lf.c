@@ -17,12 +17,13 @@
  *   --side    reference decode side (default 348); --qkp / --qside: query
  *             keypoints (768) and decode + level-0 side (512);
  *   --exttime extraction time per SIMD level, with and without mirror set;
+ *   --k1 K, --k2 K        vocabulary (hm_lfindex_opts_t);
  *   --probes P, --stop F  index query options (hm_lfindex_qopts_t);
  *   --upscale   enlarge small queries to --qside;
  *   --nomirror  no mirror set for queries (to measure what it buys);
  *   --pairs   verify each query against its own reference only (no index):
  *             prints the evidence distributions the precision rule was
- *             calibrated on.
+ *             calibrated on (one line per case in bench_lf_pairs.tsv).
  *   default   index every reference, query every query through the index,
  *             verify the top candidates; report recall at zero false
  *             positives per family (the decision threshold on inliers is
@@ -63,6 +64,7 @@ static int s_qside = 512;
 static int s_nomirror;
 static int s_upscale;
 static hm_lfindex_qopts_t s_qo;
+static hm_lfindex_opts_t s_io;
 static hm_lf_ctx_t *s_qctx;
 
 typedef struct item {
@@ -448,7 +450,12 @@ static void run_index(hm_lf_ctx_t *ctx, int scale)
 {
     (void)ctx;
     hm_lfindex_t *ix;
-    hm_lfindex_create(&ix, NULL);
+    if (hm_lfindex_create(&ix, &s_io)) {
+        fprintf(stderr, "index: %s\n", hm_last_error());
+        exit(1);
+    }
+    printf("index: %d x %d words, probes %d, stop factor %.0f\n", s_io.k1, s_io.k2, s_qo.probes,
+           s_qo.stop_factor);
     size_t nd = 0;
     for (int r = 0; r < s_nref; r++)
         nd += s_ref_f[r].n;
@@ -549,6 +556,7 @@ int main(int argc, char **argv)
 {
     int want = 200, pairs = 0, scale = 0, exttime = 0;
     s_qo = hm_lfindex_qopts_default;
+    s_io = hm_lfindex_opts_default;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--refs") && i + 1 < argc)
             want = atoi(argv[++i]);
@@ -560,6 +568,10 @@ int main(int argc, char **argv)
             s_qkp = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exttime"))
             exttime = 1;
+        else if (!strcmp(argv[i], "--k1") && i + 1 < argc)
+            s_io.k1 = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--k2") && i + 1 < argc)
+            s_io.k2 = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--probes") && i + 1 < argc)
             s_qo.probes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--stop") && i + 1 < argc)

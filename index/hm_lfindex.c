@@ -14,11 +14,11 @@
 #define LFI_TWO_PI 6.283185307179586f
 
 const hm_lfindex_opts_t hm_lfindex_opts_default = {
-    .k1 = 256, .k2 = 128, .train_iters = 8, .seed = 0x6c66696478ULL,
+    .k1 = 1024, .k2 = 64, .train_iters = 8, .seed = 0x6c66696478ULL,
 };
 
 const hm_lfindex_qopts_t hm_lfindex_qopts_default = {
-    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
+    .probes = 1, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
 };
 
 typedef struct lfi_list {
@@ -58,9 +58,14 @@ typedef struct lfi_match {
     uint8_t var;
 } lfi_match_t;
 
+/* One cache line access per match: the tallies of a slot side by side. */
+typedef struct lfi_tally {
+    uint32_t lastq[2];        /* last query keypoint + 1 that voted (plain, mirror) */
+    uint16_t votes[2];
+} lfi_tally_t;
+
 struct hm_lfindex_scratch {
-    uint16_t *votes;          /* 2 per slot (plain, mirror) */
-    uint32_t *lastq;          /* 2 per slot: last query keypoint + 1 that voted */
+    lfi_tally_t *tally;       /* per slot */
     uint8_t *cidx;            /* 2 per slot: candidate index + 1 */
     size_t slots;
     uint32_t *touched;
@@ -489,7 +494,7 @@ void hm_lfindex_scratch_destroy(hm_lfindex_scratch_t **self_p)
     if (!self_p || !*self_p)
         return;
     hm_lfindex_scratch_t *s = *self_p;
-    free(s->votes), free(s->lastq), free(s->cidx), free(s->touched);
+    free(s->tally), free(s->cidx), free(s->touched);
     free(s->m), free(s->dist), free(s->corr), free(s->stage);
     free(s);
     *self_p = NULL;
@@ -517,19 +522,15 @@ static int s_slots(hm_lfindex_scratch_t *s, size_t n)
     if (n <= s->slots)
         return 0;
     size_t nc = n + n / 2 + 1024;
-    uint16_t *v = realloc(s->votes, nc * 2 * sizeof *v);
-    if (v)
-        s->votes = v;
-    uint32_t *l = realloc(s->lastq, nc * 2 * sizeof *l);
-    if (l)
-        s->lastq = l;
+    lfi_tally_t *t = realloc(s->tally, nc * sizeof *t);
+    if (t)
+        s->tally = t;
     uint8_t *c = realloc(s->cidx, nc * 2);
     if (c)
         s->cidx = c;
-    if (!v || !l || !c)
+    if (!t || !c)
         return hm__seterr(HM_E_NOMEM, "hm_lfindex_query: %zu slots", nc);
-    memset(s->votes + 2 * s->slots, 0, (nc - s->slots) * 2 * sizeof *v);
-    memset(s->lastq + 2 * s->slots, 0, (nc - s->slots) * 2 * sizeof *l);
+    memset(s->tally + s->slots, 0, (nc - s->slots) * sizeof *t);
     memset(s->cidx + 2 * s->slots, 0, (nc - s->slots) * 2);
     s->slots = nc;
     return 0;
@@ -558,30 +559,32 @@ static int s_scan(const hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_f
             for (uint32_t j = 0; j < L->n; j++) {
                 if (s->dist[j] > qo->max_dist)
                     continue;
+                /* dead references vote too (no random read of their state
+                 * here); the candidate selection drops them */
                 uint32_t slot = L->slot[j];
-                if (!ix->refs[slot].alive)
-                    continue;
                 if (s_grow((void **)&s->m, &s->mcap, s->nm + 1, sizeof *s->m))
                     return HM_E_NOMEM;
                 lfi_match_t *m = &s->m[s->nm++];
                 m->slot = slot, m->qi = (uint16_t)i, m->ri = L->kp[j];
                 m->d = s->dist[j], m->var = (uint8_t)var;
-                size_t v = 2 * (size_t)slot + var;
-                if (s->lastq[v] == i + 1)
+                lfi_tally_t *t = &s->tally[slot];
+                if (t->lastq[var] == i + 1)
                     continue;
-                if (s->lastq[v] == 0) {
+                if (t->lastq[var] == 0) {
                     if (s_grow((void **)&s->touched, &s->tcap, s->ntouched + 1, sizeof *s->touched))
                         return HM_E_NOMEM;
-                    s->touched[s->ntouched++] = (uint32_t)v;
+                    s->touched[s->ntouched++] = 2 * slot + (uint32_t)var;
                 }
-                s->lastq[v] = i + 1;
-                if (s->votes[v] < 0xffff)
-                    s->votes[v]++;
+                t->lastq[var] = i + 1;
+                if (t->votes[var] < 0xffff)
+                    t->votes[var]++;
             }
         }
     }
     return 0;
 }
+
+#define VOTES(s, v) ((s)->tally[(v) / 2].votes[(v) & 1])
 
 int hm_lfindex_query(hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_feat_t *q,
                      const hm_lf_feat_t *mq, const hm_lfindex_qopts_t *qo,
@@ -609,13 +612,13 @@ int hm_lfindex_query(hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_feat
     /* the most voted (slot, set) pairs, ties to the lower id */
     for (size_t t = 0; t < s->ntouched; t++) {
         uint32_t v = s->touched[t];
-        if (s->votes[v] < o.min_votes)
+        if (VOTES(s, v) < o.min_votes || !ix->refs[v / 2].alive)
             continue;
         int k = nc < o.max_cand ? nc++ : o.max_cand;
         while (k > 0) {
             uint32_t u = top[k - 1];
-            int better = s->votes[v] > s->votes[u] ||
-                         (s->votes[v] == s->votes[u] && ix->refs[v / 2].id < ix->refs[u / 2].id);
+            int better = VOTES(s, v) > VOTES(s, u) ||
+                         (VOTES(s, v) == VOTES(s, u) && ix->refs[v / 2].id < ix->refs[u / 2].id);
             if (!better)
                 break;
             if (k < o.max_cand)
@@ -684,7 +687,7 @@ int hm_lfindex_query(hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_feat
         }
         hm_lfindex_cand_t *C = &cand[c - 1];
         C->id = R->id;
-        C->votes = s->votes[top[c - 1]];
+        C->votes = VOTES(s, top[c - 1]);
         C->mirrored = E[0].var;
         C->frame.aspect_w = R->aw, C->frame.aspect_h = R->ah;
         C->frame.mirrored = 0, C->frame.thumb = NULL;
@@ -695,8 +698,10 @@ int hm_lfindex_query(hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_feat
 leave:
     for (int c = 0; c < nc; c++)
         s->cidx[top[c]] = 0;
-    for (size_t t = 0; t < s->ntouched; t++)
-        s->votes[s->touched[t]] = 0, s->lastq[s->touched[t]] = 0;
+    for (size_t t = 0; t < s->ntouched; t++) {
+        lfi_tally_t *ty = &s->tally[s->touched[t] / 2];
+        ty->votes[s->touched[t] & 1] = 0, ty->lastq[s->touched[t] & 1] = 0;
+    }
     s->ntouched = 0;
     pthread_rwlock_unlock(&ix->lock);
     return rc;

@@ -5,21 +5,31 @@
  * matches as putative correspondences for hm_geom_fit().
  *
  * Vocabulary.  A two-level tree of binary centroids: k1 top words, each
- * split into k2 leaf words (default 256 x 128 = 32,768 words), trained by
+ * split into k2 leaf words (default 1024 x 64 = 65,536 words), trained by
  * k-majority (Grana et al.: Lloyd iterations where a centroid is the
  * bitwise majority of its members) on a sample of reference descriptors
- * (hm_lfindex_train(): ~50k descriptors train the top level well; leaves of
- * clusters with fewer members than k2 stay partly empty).  A descriptor's
- * word is its nearest top centroid, then its nearest leaf under it:
- * k1 + k2 = 384 Hamming distances (the hamming256_many kernel).
+ * (hm_lfindex_train(); leaves of clusters with fewer members than k2 stay
+ * partly empty).  A descriptor's word is its nearest top centroid, then its
+ * nearest leaf under it: k1 + k2 = 1,088 Hamming distances (the
+ * hamming256_many kernel).  Measured in bench_lf (200 real + up to 99,800
+ * synthetic references): 256 x 128 words with 2 probes gave recall 0.905 at
+ * zero false positives and 54 ms of search per query at 100k; 1024 x 64
+ * with 1 probe gave 0.897 and 14.5 ms, hence the defaults.
  *
  * Lists.  Each word holds the descriptors quantised to it as two parallel
  * arrays: the 32-byte codes (so a query scans them with hamming256_many,
  * contiguous, no pointer chasing) and (reference slot, keypoint) pairs.
- * 40 bytes per reference keypoint plus 8 for its position, size and angle:
- * ~12.3 KB per reference with 256 keypoints (6.1 KB with 128: use fewer
- * keypoints per reference for very large banks).
+ * 38 bytes per reference keypoint in the lists plus 8 for its position,
+ * size and angle: ~11.8 KB per reference with 256 keypoints, measured 16.2
+ * KB at 10k and 100k references (lists grow by doubling; the slack is the
+ * rest).  Use fewer keypoints per reference for very large banks (the
+ * cost is linear in them).
  *
+ * Why not FAISS IndexBinaryIVF (index/hm_faiss_binary.h): the payload
+ * here is (reference, keypoint), removal must be cheap and reads must run
+ * beside a writer; FAISS's IVF would need the payload packed into its ids
+ * and removes by scanning every list.  Not measured against it.
+
  * Query.  Each query descriptor (of the feature set and, optionally, of its
  * mirror set) is quantised and its opts.probes nearest leaves under its top
  * word are scanned; list entries within opts.max_dist bits vote for their
@@ -37,6 +47,16 @@
  * appends to the lists; a remove marks the reference dead (queries skip it
  * at once) and hm_lfindex_compact() gives the space back.
  *
+ * Cost (bench_lf, queries of 768 keypoints + their mirror set, defaults;
+ * this 2-core machine was shared with other jobs, so +-2x): 8-9 ms per
+ * query at 200 and 10k references (quantising 1,536 descriptors against
+ * 1,088 centroids dominates), 14.5 ms at 100k (list scans join in: a query
+ * descriptor lands in crowded words more often than the mean list length
+ * suggests; longest list 11.2k entries against a mean of 390).  NOT yet the
+ * "few ms at 100k" target; the levers are a vocabulary trained on a real
+ * large bank, fewer query descriptors in the search, and a SIMD arg-min in
+ * the quantiser.
+
  * Concurrency: many readers, one writer.  Queries take the read side of a
  * rwlock, add / remove / compact the write side (an add holds it for the
  * ~20 microseconds of appending 256 entries).  Each querying thread needs
@@ -59,8 +79,8 @@ typedef struct hm_lfindex hm_lfindex_t;
 typedef struct hm_lfindex_scratch hm_lfindex_scratch_t;
 
 typedef struct hm_lfindex_opts {
-    int k1;                   /* top-level words; default 256 (2..1024) */
-    int k2;                   /* leaves per top word; default 128 (1..1024) */
+    int k1;                   /* top-level words; default 1024 (2..1024) */
+    int k2;                   /* leaves per top word; default 64 (1..1024) */
     int train_iters;          /* k-majority iterations per level; default 8 */
     uint64_t seed;            /* training seed; default 0x6c66696478 */
 } hm_lfindex_opts_t;
@@ -68,7 +88,7 @@ typedef struct hm_lfindex_opts {
 extern const hm_lfindex_opts_t hm_lfindex_opts_default;
 
 typedef struct hm_lfindex_qopts {
-    int probes;               /* leaves scanned per query descriptor (1..4); default 2 */
+    int probes;               /* leaves scanned per query descriptor (1..4); default 1 */
     int max_dist;             /* largest Hamming distance of a match; default 64 */
     int min_votes;            /* candidates need this many votes; default 6 */
     int max_cand;             /* candidates returned (1..64); default 8 */

@@ -514,8 +514,12 @@ static int s_pyramid(hm_lf_ctx_t *c, const uint8_t *rgb, int w, int h, size_t st
         w0 = w0 < 1 ? 1 : w0;
         h0 = h0 < 1 ? 1 : h0;
     }
+    /* luma later holds level 0 as floats, tmp a row pass of it: with
+     * upscaling level 0 is the larger of the two */
     size_t need = sizeof(float) * (size_t)(w > HM_LF_THUMB ? w : HM_LF_THUMB) * h;
-    if ((rc = s_grow((void **)&c->tmp, &c->tmp_cap, need)))
+    size_t need0 = sizeof(float) * (size_t)w0 * h0;
+    if ((rc = s_grow((void **)&c->tmp, &c->tmp_cap, need > need0 ? need : need0)) ||
+        (rc = s_grow((void **)&c->luma, &c->luma_cap, need > need0 ? need : need0)))
         return rc;
     if (w0 > w || h0 > h)
         s_bilinear(c->luma, w, h, c->lv[0].img, w0, h0, (size_t)c->stride);

@@ -236,6 +236,19 @@ START_TEST(bad_inputs)
     int nr = -1;
     ck_assert_int_eq(hm_geom_verify(&f, &f, NULL, r, 2, &nr), 0);
     ck_assert_int_eq(nr, 0);
+    /* upscaling small images (level 0 larger than the input) */
+    hm_lf_opts_t uo = hm_lf_opts_default;
+    uo.upscale = 1;
+    uo.max_side = 512;
+    hm_lf_ctx_t *up;
+    ck_assert_int_eq(hm_lf_ctx_create(&up, &uo), 0);
+    uint64_t st = 9;
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)((i / 3 % 300 / 10 + i / 900 / 10) % 2 ? 200 : 30 + (tu_rand(&st) & 15));
+    ck_assert_int_eq(hm_lf_extract(up, px, 120, 90, 900, &f, NULL), 0);
+    ck_assert_uint_gt(f.n, 0);
+    ck_assert_int_eq(hm_lf_extract(up, px, 300, 300, 900, &f, NULL), 0);
+    hm_lf_ctx_destroy(&up);
     hm_lf_opts_t o = hm_lf_opts_default;
     o.max_kp = 0;
     hm_lf_ctx_t *bad = NULL;
