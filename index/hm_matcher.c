@@ -30,8 +30,8 @@ const hm_thresholds_t hm_thresholds_default = {
     .desc = 0.9595f,
     .allow_pdq = 31,
     /* bench_lf (index/hm_geom.h HM_GEOM_SCORE_MIN): no false positive among
-     * same-scene photo pairs at 25. */
-    .local = 25.0f,
+     * same-scene photo pairs, logo pastes and unrelated photos at 32. */
+    .local = 32.0f,
 };
 
 const char *hm_signal_name(int s)

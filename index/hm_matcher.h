@@ -75,7 +75,7 @@ void hm_matcher_decide(const hm_thresholds_t *t, int allowlisted, const hm_query
 
 /*
  * hm_thresholds_load - read thresholds from a JSON file:
- *   {"pdq":31,"pdq_min_quality":50,"phash":6,"dhash":6,"desc":0.95,"allow_pdq":31,"local":25}
+ *   {"pdq":31,"pdq_min_quality":50,"phash":6,"dhash":6,"desc":0.95,"allow_pdq":31,"local":32}
  * Missing keys keep the defaults.
  * @return 0, HM_E_IO (unreadable), HM_E_CONFIG (invalid JSON, wrong type or
  *         out-of-range value; the message names the key).
