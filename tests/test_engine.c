@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hm_engine.h"
@@ -285,6 +286,15 @@ END_TEST
 START_TEST(test_kill9_while_adding)
 {
     hm_engine_close(&eng);
+    /* Kill after the child's open (which trains the local-feature vocabulary)
+     * and during its adds: time an open here first, so the window also fits a
+     * slow machine or a sanitizer build. */
+    struct timespec a, z;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(hm_engine_open(&eng, dir, NULL), 0);
+    hm_engine_close(&eng);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    useconds_t open_us = (useconds_t)((z.tv_sec - a.tv_sec) * 1000000 + (z.tv_nsec - a.tv_nsec) / 1000);
     uint64_t seed = 12345;
     int total_acked = 0;
     for (int iter = 0; iter < 20; iter++) {
@@ -314,7 +324,7 @@ START_TEST(test_kill9_while_adding)
             }
         }
         close(fds[1]);
-        usleep((useconds_t)(150000 + tu_rand(&seed) % 150000)); /* open trains the local-feature vocabulary */
+        usleep(2 * open_us + 20000 + (useconds_t)(tu_rand(&seed) % (2 * open_us + 60000)));
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
