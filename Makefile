@@ -229,8 +229,12 @@ fuzz:
 	@tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 fuzz-build: $(addprefix $(B)/,$(FUZZ_TARGETS))
 .SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ_TARGETS))
-$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(LIBS)
+# Targets may call daemon/ and tools/ modules: both are linked without their
+# main() (hmd_main.o, hallmark.o); the linker keeps what a target uses.
+TOOLS_MOD := $(filter-out $(B)/tools/hallmark.o,$(TOOLS_OBJ))
+$(B)/tests/fuzz/%.o: ALL_CFLAGS += -Itools
+$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(DAEMON_MOD) $(TOOLS_MOD) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(DAEMON_MOD) $(TOOLS_MOD) $(LIBA) $(LIBS)
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan

@@ -674,6 +674,17 @@ START_TEST(test_keygen)
     free(pub);
     free(out);
     ck_assert_int_eq(RUN(NULL, NULL, NULL, "keygen", "--out", s_path("k")), 1); /* no overwrite */
+    /* --force over a file someone loosened: the secret is 0600 again. */
+    ck_assert_int_eq(chmod(s_path("k.key"), 0644), 0);
+    ck_assert_int_eq(RUN(NULL, NULL, NULL, "keygen", "--force", "--out", s_path("k")), 0);
+    ck_assert_int_eq(stat(s_path("k.key"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    /* A database directory is created 0700 (references and strikes are private). */
+    s_write(s_path("empty.jsonl"), "", 0);
+    ck_assert_int_eq(RUN(NULL, NULL, NULL, "import", "--db", s_path("db700"), "--format", "jsonl",
+                         s_path("empty.jsonl")), 0);
+    ck_assert_int_eq(stat(s_path("db700"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
 }
 END_TEST
 
