@@ -81,7 +81,7 @@ CLI_BIN   := $(B)/hallmark
 DAEMON_BIN := $(B)/hallmarkd
 INSTALL_BINS = $(CLI_BIN) $(DAEMON_BIN)
 
-.PHONY: all deps test run demo bench bench-quick bench-search install clean distclean
+.PHONY: all deps test run demo bench bench-quick bench-search bench-load install clean distclean
 .DEFAULT_GOAL := all
 
 all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(CLI_BIN) $(DAEMON_BIN)
@@ -127,9 +127,10 @@ $(SUITES_INC): $(filter-out tests/test_main.c,$(TEST_SRC)) | $(DEPS_STAMP)
 $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
-# -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal.
+# -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal; -lz: the
+# decompression-bomb suite builds its deflate streams.
 $(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(LIBA) $(LIBS) -lutil
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(LIBA) $(LIBS) -lutil -lz
 
 $(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
@@ -189,6 +190,20 @@ bench-quick: $(BENCH_BIN)
 
 bench-search: $(BENCH_SEARCH_BIN)
 
+# Load generator against a live hallmarkd on the demo bank (bench/bench_load.c):
+# offered load vs throughput and p50/p90/p99, and the daemon next to the
+# in-process CLI with the same number of workers.  BENCH_WORKERS, BENCH_SECONDS.
+BENCH_LOAD_BIN := $(B)/bench_load
+BENCH_WORKERS ?= 2
+BENCH_SECONDS ?= 5
+$(BENCH_LOAD_BIN): $(B)/bench/bench_load.o
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+bench-load: $(BENCH_LOAD_BIN) $(CLI_BIN) $(DAEMON_BIN)
+	@rm -rf $(B)/bench-db
+	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh load $(CURDIR)/$(B)/bench-db 2>/dev/null
+	$(BENCH_LOAD_BIN) --bin $(B) --db $(B)/bench-db --images demo/queries --images demo/refs \
+	    --workers $(BENCH_WORKERS) --seconds $(BENCH_SECONDS)
+
 # Install: binaries, the static and shared library, the public headers, a
 # pkg-config file, and the FAISS libraries the binaries load (our C-API build
 # is not a Debian package, so it travels with hallmark).
@@ -243,4 +258,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_load.d
