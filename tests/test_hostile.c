@@ -54,6 +54,18 @@ static long s_rss_kib(pid_t pid)
     return kib;
 }
 
+/* Under AddressSanitizer (make test SANITIZE=1) freed memory sits in a
+ * quarantine (256 MiB by default) and would count as resident: keep it small
+ * so the RSS bound measures the daemon, not the sanitizer.  No effect on a
+ * normal build. */
+static void s_small_quarantine(void)
+{
+    const char *old = getenv("ASAN_OPTIONS");
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s%squarantine_size_mb=16", old ? old : "", old && *old ? ":" : "");
+    setenv("ASAN_OPTIONS", buf, 1);
+}
+
 static const char *s_hdr(char *buf, size_t cap, const char *rid)
 {
     snprintf(buf, cap, "{\"v\":1,\"request_id\":\"%s\",\"listing_id\":\"l\",\"image_id\":\"i\","
@@ -122,6 +134,7 @@ START_TEST(overload)
     long bound_mib = e && atol(e) > 0 ? atol(e) : 512;
     du_daemon_t d;
     du_init(&d);
+    s_small_quarantine();
     du_start(&d, (const char *const[]){ "--workers", "2", NULL });
     load_t l = { .d = &d };
     for (int i = 0; i < NCLI; i++)
@@ -248,17 +261,29 @@ static int s_closed_by_peer(int fd, int ms)
     return 0;
 }
 
+/* The daemon serves a normal request within 20 s (`busy` while it works
+ * through a hostile backlog is an answer; it is retried). */
 static void s_alive(du_daemon_t *d, const char *what)
 {
-    json_t *v = du_score(d, what, "l", "s", "Acme", PIC(5));
-    ck_assert_msg(v && strcmp(du_decision(v), "unknown") == 0, "daemon unwell after %s", what);
-    json_decref(v);
+    double end = s_now() + 20;
+    int ok = 0;
+    while (!ok && s_now() < end) {
+        json_t *v = du_score(d, what, "l", "s", "Acme", PIC(5));
+        ok = v && strcmp(du_decision(v), "unknown") == 0;
+        int busy = v && strcmp(du_error_code(v), "busy") == 0;
+        json_decref(v);
+        ck_assert_msg(ok || busy || !v, "daemon unwell after %s", what);
+        if (!ok)
+            usleep(200000);
+    }
+    ck_assert_msg(ok, "daemon unwell after %s", what);
 }
 
 START_TEST(peers)
 {
     du_daemon_t d;
     du_init(&d);
+    s_small_quarantine();
     du_start(&d, (const char *const[]){ "--workers", "2", "--hwm", "200", NULL });
     long rss0 = s_rss_kib(d.pid), peak = rss0;
     char hdr[256];
