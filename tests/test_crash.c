@@ -135,7 +135,7 @@ START_TEST(kill_backfill)
     for (int i = 0; i < n_img; i++) {
         size_t len;
         void *png = s_image(i, &len);
-        char p[PATH_MAX + 16];
+        char p[PATH_MAX * 2];
         snprintf(p, sizeof p, "%s/img-%05d.png", dir, i);
         FILE *f = fopen(p, "wb");
         ck_assert(f && fwrite(png, 1, len, f) == len && fclose(f) == 0);
