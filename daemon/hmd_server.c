@@ -270,6 +270,7 @@ static void s_done(hmd_server_t *s)
 {
     hmd_job_t *j;
     while (zmq_recv(s->done, &j, sizeof j, ZMQ_DONTWAIT) == (int)sizeof j) {
+        (void)atomic_load_explicit(&j->handed_back, memory_order_acquire);
         s->in_flight--;
         s->in_flight_bytes -= zmq_msg_size(&j->image);
         /* Counters first: a client that scrapes after its reply sees them. */
