@@ -194,17 +194,19 @@ bench-search: $(BENCH_SEARCH_BIN)
 
 # Load generator against a live hallmarkd on the demo bank (bench/bench_load.c):
 # offered load vs throughput and p50/p90/p99, and the daemon next to the
-# in-process CLI with the same number of workers.  BENCH_WORKERS, BENCH_SECONDS.
+# in-process CLI with the same number of workers.  BENCH_WORKERS, BENCH_SECONDS,
+# BENCH_CLIENTS (each keeps 4 requests in flight while the maximum is measured).
 BENCH_LOAD_BIN := $(B)/bench_load
 BENCH_WORKERS ?= 2
 BENCH_SECONDS ?= 5
+BENCH_CLIENTS ?= 8
 $(BENCH_LOAD_BIN): $(B)/bench/bench_load.o
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
 bench-load: $(BENCH_LOAD_BIN) $(CLI_BIN) $(DAEMON_BIN)
 	@rm -rf $(B)/bench-db
 	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh load $(CURDIR)/$(B)/bench-db 2>/dev/null
 	$(BENCH_LOAD_BIN) --bin $(B) --db $(B)/bench-db --images demo/queries --images demo/refs \
-	    --workers $(BENCH_WORKERS) --seconds $(BENCH_SECONDS)
+	    --workers $(BENCH_WORKERS) --seconds $(BENCH_SECONDS) --clients $(BENCH_CLIENTS)
 
 # Install: binaries, the static and shared library, the public headers, a
 # pkg-config file, and the FAISS libraries the binaries load (our C-API build
