@@ -93,7 +93,7 @@ OPENCV_CFLAGS = $(or $(shell pkg-config --cflags opencv4 2>/dev/null),-I/usr/inc
 OPENCV_LIBS   = -lopencv_img_hash -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
 BENCH_LF_BIN := $(B)/bench_lf
 
-.PHONY: all deps test run demo bench bench-quick bench-search bench-lf install clean distclean
+.PHONY: all deps test run demo bench bench-quick bench-search bench-lf bench-load bench-repl install clean distclean
 .DEFAULT_GOAL := all
 
 all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(BENCH_REPL_BIN) $(CLI_BIN) $(DAEMON_BIN)
@@ -145,9 +145,10 @@ $(SUITES_INC): $(filter-out tests/test_main.c,$(TEST_SRC)) | $(DEPS_STAMP)
 $(B)/tests/test_main.o: $(SUITES_INC)
 $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
-# -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal.
+# -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal; -lz: the
+# decompression-bomb suite builds its deflate streams.
 $(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA) $(LIBS) -lutil
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA) $(LIBS) -lutil -lz
 
 $(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
@@ -198,10 +199,12 @@ TEST_FUZZ_SECONDS ?= 20
 # engine, the daemon): run it after any change to them.
 TSAN_SUITES ?= hindex store engine daemon
 .PHONY: test-tsan
+# The daemon suite runs build-tsan/hallmarkd (and the CLI), so a race in the
+# daemon stops it (halt_on_error is inherited) and fails the test.
 test-tsan:
-	@$(MAKE) --no-print-directory SANITIZE=thread build-tsan/hm_tests
+	@$(MAKE) --no-print-directory SANITIZE=thread build-tsan/hm_tests build-tsan/hallmarkd build-tsan/hallmark
 	@echo "== ThreadSanitizer: $(TSAN_SUITES)"
-	@G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
+	@HM_BIN_DIR=$(CURDIR)/build-tsan G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
 
 # The review console's browser test (console/e2e_browser: node, playwright-core,
 # chromium) runs in the plain build only: a sanitized hallmarkd under a
@@ -247,6 +250,22 @@ bench-quick: $(BENCH_TOOLS)
 
 bench-search: $(BENCH_SEARCH_BIN)
 
+# Load generator against a live hallmarkd on the demo bank (bench/bench_load.c):
+# offered load vs throughput and p50/p90/p99, and the daemon next to the
+# in-process CLI with the same number of workers.  BENCH_WORKERS, BENCH_SECONDS,
+# BENCH_CLIENTS (each keeps 4 requests in flight while the maximum is measured).
+BENCH_LOAD_BIN := $(B)/bench_load
+BENCH_WORKERS ?= 2
+BENCH_SECONDS ?= 5
+BENCH_CLIENTS ?= 8
+$(BENCH_LOAD_BIN): $(B)/bench/bench_load.o
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+bench-load: $(BENCH_LOAD_BIN) $(CLI_BIN) $(DAEMON_BIN)
+	@rm -rf $(B)/bench-db
+	@HM_BIN_DIR=$(CURDIR)/$(B) tools/demo.sh load $(CURDIR)/$(B)/bench-db 2>/dev/null
+	$(BENCH_LOAD_BIN) --bin $(B) --db $(B)/bench-db --images demo/queries --images demo/refs \
+	    --workers $(BENCH_WORKERS) --seconds $(BENCH_SECONDS) --clients $(BENCH_CLIENTS)
+
 # Install: binaries, the static and shared library, the public headers, a
 # pkg-config file, and the FAISS libraries the binaries load (our C-API build
 # is not a Debian package, so it travels with hallmark).
@@ -288,8 +307,12 @@ fuzz:
 fuzz-build: $(addprefix $(B)/,$(FUZZ_TARGETS))
 .SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ_TARGETS))
 -include $(patsubst %,$(B)/tests/fuzz/%.d,$(FUZZ_TARGETS))
-$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(LIBS)
+# Targets may call daemon/ and tools/ modules: both are linked without their
+# main() (hmd_main.o, hallmark.o); the linker keeps what a target uses.
+TOOLS_MOD := $(filter-out $(B)/tools/hallmark.o,$(TOOLS_OBJ))
+$(B)/tests/fuzz/%.o: ALL_CFLAGS += -Itools
+$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(DAEMON_MOD) $(TOOLS_MOD) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(DAEMON_MOD) $(TOOLS_MOD) $(LIBA) $(LIBS)
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan
@@ -298,4 +321,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_repl.d $(BENCH_LIB_OBJ:.o=.d)
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_repl.d $(B)/bench/bench_load.d $(BENCH_LIB_OBJ:.o=.d)

@@ -178,36 +178,55 @@ static int s_parse_line(hmd_config_t *c, char *line, const char *path, int linen
             }
         val = s_trim(val);
     }
+    /* No escapes exist, so a '"' inside a value could not be written back
+     * (--dump-config quotes every string): refuse it rather than guess. */
+    if (strchr(val, '"'))
+        return hm__seterr(HM_E_CONFIG, "%s: a double quote inside a value", where);
     const s_opt_t *o = s_find(key);
     if (!o || strcmp(o->name, "config") == 0)
         return hm__seterr(HM_E_CONFIG, "%s: unknown key '%s' (see --help)", where, key);
     return s_set(c, o, val, where);
 }
 
-int hmd_config_parse_file(hmd_config_t *c, const char *path)
+/* Every line of f; name is the file's name in error messages. */
+static int s_parse_stream(hmd_config_t *c, FILE *f, const char *name)
 {
     int rc = 0, lineno = 0;
     char *line = NULL;
     size_t cap = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        rc = hm__seterr(HM_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
-        goto leave;
-    }
     ssize_t n;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if ((size_t)n != strlen(line)) {
-            rc = hm__seterr(HM_E_CONFIG, "%s:%d: NUL byte in line", path, lineno);
-            goto leave;
+            rc = hm__seterr(HM_E_CONFIG, "%s:%d: NUL byte in line", name, lineno);
+            break;
         }
-        if ((rc = s_parse_line(c, line, path, lineno)) != 0)
-            goto leave;
+        if ((rc = s_parse_line(c, line, name, lineno)) != 0)
+            break;
     }
-leave:
     free(line);
-    if (f)
-        fclose(f);
+    return rc;
+}
+
+int hmd_config_parse_file(hmd_config_t *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return hm__seterr(HM_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    int rc = s_parse_stream(c, f, path);
+    fclose(f);
+    return rc;
+}
+
+int hmd_config_parse_buf(hmd_config_t *c, const void *data, size_t len, const char *name)
+{
+    if (len == 0)
+        return 0;
+    FILE *f = fmemopen((void *)data, len, "r");
+    if (!f)
+        return hm__seterr(HM_E_CONFIG, "%s: %s", name, strerror(errno));
+    int rc = s_parse_stream(c, f, name);
+    fclose(f);
     return rc;
 }
 

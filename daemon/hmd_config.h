@@ -83,6 +83,10 @@ int hmd_config_reload(hmd_config_t *live);
 /* Parse one config file into c (for tests and reload).  @return 0, HM_E_CONFIG. */
 int hmd_config_parse_file(hmd_config_t *c, const char *path);
 
+/* The same from a buffer of len bytes (no NUL needed); name stands for the
+ * file in messages.  For the fuzz target fuzz_config.  @return 0, HM_E_CONFIG. */
+int hmd_config_parse_buf(hmd_config_t *c, const void *data, size_t len, const char *name);
+
 /* Write the --help text (generated from the table) to f (a FILE *). */
 void hmd_config_help(void *f, const char *prog);
 

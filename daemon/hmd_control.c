@@ -29,8 +29,12 @@ struct hmd_control {
 
 char *hmd_control_error_text(int rc, const char *msg, const char *request_id)
 {
+    /* The message may quote client bytes: keep the reply valid UTF-8 JSON. */
+    char text[1024];
+    snprintf(text, sizeof text, "%s", msg ? msg : hm_strerror(rc));
+    hmd_utf8_scrub(text);
     json_t *o = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", hm_err_name(rc),
-                          "message", msg ? msg : hm_strerror(rc));
+                          "message", text);
     if (!o)
         return NULL;
     if (request_id && *request_id)
@@ -89,6 +93,10 @@ static int s_engine_rc(s_cmd_t *c, int rc)
     return rc;
 }
 
+/* A validated command reaches the engine only with a live control thread;
+ * with ctl == NULL (hmd_control_check) validation is all that runs. */
+#define S_ENGINE(call) (ctl ? s_engine_rc(c, (call)) : 0)
+
 static int s_cmd_add(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c)
 {
     int rc;
@@ -106,7 +114,7 @@ static int s_cmd_add(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c)
                            source[0] ? source : NULL };
     uint64_t id = 0;
     if (!format[0] || strcmp(format, "image") == 0) {
-        rc = s_engine_rc(c, hm_engine_add(ctl->e, fpc, &meta, c->data, c->len, &id));
+        rc = S_ENGINE(hm_engine_add(ctl->e, fpc, &meta, c->data, c->len, &id));
     } else if (strcmp(format, "fp") == 0) {
         hm_fp_t *fp = malloc(sizeof *fp);
         uint8_t sha[32];
@@ -117,7 +125,7 @@ static int s_cmd_add(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c)
         crypto_hash_sha256(sha, c->data, c->len);
         rc = s_engine_rc(c, hm_fp_deserialize(c->data, c->len, fp));
         if (rc == 0)
-            rc = s_engine_rc(c, hm_engine_add_fp(ctl->e, &meta, fp, sha, 0, &id));
+            rc = S_ENGINE(hm_engine_add_fp(ctl->e, &meta, fp, sha, 0, &id));
         free(fp);
     } else {
         snprintf(c->msg, sizeof c->msg, "format must be \"image\" or \"fp\"");
@@ -146,7 +154,7 @@ static int s_cmd_relabel(hmd_control_t *ctl, s_cmd_t *c)
         rc = HM_E_INVAL;
         goto leave;
     }
-    rc = s_engine_rc(c, hm_engine_relabel(ctl->e, ref, bank,
+    rc = S_ENGINE(hm_engine_relabel(ctl->e, ref, bank,
                                           json_object_get(c->hdr, "brand") ? brand : NULL,
                                           json_object_get(c->hdr, "holder") ? holder : NULL));
 leave:
@@ -174,7 +182,7 @@ static int s_cmd_feedback(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c)
     }
     hm_ref_meta_t meta = { ref[0] ? ref : NULL, HM_BANK_COUNTERFEIT, brand[0] ? brand : NULL,
                            holder[0] ? holder : NULL, source[0] ? source : "feedback" };
-    rc = s_engine_rc(c, hm_engine_feedback(ctl->e, fpc, c->data, c->len, confirm, &meta,
+    rc = S_ENGINE(hm_engine_feedback(ctl->e, fpc, c->data, c->len, confirm, &meta,
                                            note[0] ? note : NULL));
 leave:
     return rc;
@@ -215,28 +223,29 @@ static char *s_run(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c, const char 
     } else if (strcmp(cmd, "remove") == 0) {
         S_STR("ref", 1, ref);
         if (!(rc = s_need_data(c, cmd, 0)))
-            rc = s_engine_rc(c, hm_engine_remove(ctl->e, ref));
+            rc = S_ENGINE(hm_engine_remove(ctl->e, ref));
     } else if (strcmp(cmd, "relabel") == 0) {
         rc = s_cmd_relabel(ctl, c);
     } else if (strcmp(cmd, "authorize") == 0 || strcmp(cmd, "deauthorize") == 0) {
         S_STR("brand", 1, brand);
         S_STR("seller", 1, seller);
         if (!(rc = s_need_data(c, cmd, 0)))
-            rc = s_engine_rc(c, hm_engine_authorize(ctl->e, brand, seller, cmd[0] == 'a'));
+            rc = S_ENGINE(hm_engine_authorize(ctl->e, brand, seller, cmd[0] == 'a'));
     } else if (strcmp(cmd, "feedback") == 0) {
         rc = s_cmd_feedback(ctl, fpc, c);
     } else if (strcmp(cmd, "stats") == 0) {
         char *stats = NULL;
-        if (!(rc = s_engine_rc(c, hm_engine_stats_json(ctl->e, &stats)))) {
+        if (ctl && !(rc = s_engine_rc(c, hm_engine_stats_json(ctl->e, &stats)))) {
             json_t *j = json_loads(stats, 0, NULL);
             json_object_set_new(c->ok, "stats", j ? j : json_string(stats));
             free(stats);
         }
     } else if (strcmp(cmd, "snapshot") == 0) {
-        rc = s_engine_rc(c, hm_engine_snapshot(ctl->e));
+        rc = S_ENGINE(hm_engine_snapshot(ctl->e));
     } else if (strcmp(cmd, "reload") == 0) {
         /* The socket thread owns the live config: the same path as SIGHUP. */
-        kill(getpid(), SIGHUP);
+        if (ctl)
+            kill(getpid(), SIGHUP);
         json_object_set_new(c->ok, "scheduled", json_true());
     } else {
         snprintf(c->msg, sizeof c->msg, "unknown command \"%s\"", cmd);
@@ -327,6 +336,39 @@ char *hmd_control_exec(hm_engine_t *e, hm_fp_ctx_t *fpc, const void *hdr, size_t
     return reply;
 }
 
+/* One command (JSON text + optional data) -> the reply text (malloc). */
+static char *s_handle(hmd_control_t *ctl, hm_fp_ctx_t *fpc, const void *hdr, size_t len,
+                      const void *data, size_t dlen, int has_data, int *ok)
+{
+    s_cmd_t c;
+    memset(&c, 0, sizeof c);
+    json_error_t jerr;
+    char *reply = NULL;
+    const char *cmd = NULL;
+    *ok = 0;
+    c.hdr = hdr ? json_loadb(hdr, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!c.hdr || !json_is_object(c.hdr)) {
+        snprintf(c.msg, sizeof c.msg, "command is not a JSON object%s%s", c.hdr ? "" : ": ",
+                 c.hdr || !hdr ? "" : jerr.text);
+        reply = hmd_control_error_text(HM_E_PROTO, c.msg, NULL);
+    } else {
+        c.has_data = has_data;
+        c.data = data;
+        c.len = dlen;
+        reply = s_run(ctl, fpc, &c, &cmd, ok);
+    }
+    free((void *)cmd);
+    json_decref(c.hdr);
+    json_decref(c.ok);
+    return reply;
+}
+
+char *hmd_control_check(const void *cmd, size_t len, const void *data, size_t dlen, int has_data,
+                        int *ok)
+{
+    return s_handle(NULL, NULL, cmd, len, data, dlen, has_data, ok);
+}
+
 /* One message from the socket thread -> one reply.  @return 0, or 1 to stop. */
 static int s_serve_one(hmd_control_t *ctl, hm_fp_ctx_t *fpc)
 {
@@ -342,24 +384,10 @@ static int s_serve_one(hmd_control_t *ctl, hm_fp_ctx_t *fpc)
     /* Layout: [n_env][env...][header][data?]; the socket thread checked counts. */
     int n_env = *(const unsigned char *)zmq_msg_data(&fr.f[0]);
     fr.n_env = 1 + n_env;
-    s_cmd_t c;
-    memset(&c, 0, sizeof c);
     zmq_msg_t *h = hmd_frames_get(&fr, 0), *d = hmd_frames_get(&fr, 1);
-    json_error_t jerr;
-    char *reply = NULL;
-    const char *cmd = NULL;
     int ok = 0;
-    c.hdr = h ? json_loadb(zmq_msg_data(h), zmq_msg_size(h), JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (!c.hdr || !json_is_object(c.hdr)) {
-        snprintf(c.msg, sizeof c.msg, "command is not a JSON object%s%s", c.hdr ? "" : ": ",
-                 c.hdr ? "" : jerr.text);
-        reply = hmd_control_error_text(HM_E_PROTO, c.msg, NULL);
-    } else {
-        c.has_data = d != NULL;
-        c.data = d ? zmq_msg_data(d) : NULL;
-        c.len = d ? zmq_msg_size(d) : 0;
-        reply = s_run(ctl, fpc, &c, &cmd, &ok);
-    }
+    char *reply = s_handle(ctl, fpc, h ? zmq_msg_data(h) : NULL, h ? zmq_msg_size(h) : 0,
+                           d ? zmq_msg_data(d) : NULL, d ? zmq_msg_size(d) : 0, d != NULL, &ok);
     /* Envelope back (without the count frame), an ok/error marker, then the reply. */
     hmd_frames_t env = fr;
     env.n_env = 1 + n_env;
@@ -370,9 +398,6 @@ static int s_serve_one(hmd_control_t *ctl, hm_fp_ctx_t *fpc)
     if (hmd_send_parts(ctl->pair, &env, body, lens, 2) != 0)
         hm_log_error("control_send", "errno=%d", zmq_errno());
     free(reply);
-    free((void *)cmd);
-    json_decref(c.hdr);
-    json_decref(c.ok);
     hmd_frames_close(&fr);
     return 0;
 }

@@ -45,4 +45,15 @@ void hmd_control_join(hmd_control_t **self_p);
  * compact text the caller frees; NULL on out of memory. */
 char *hmd_control_error_text(int rc, const char *msg, const char *request_id);
 
+/*
+ * hmd_control_check - parse and validate one command exactly as the control
+ * thread does, without an engine (nothing is changed): for the fuzz target
+ * fuzz_control and unit tests.  cmd may be NULL (no command frame).
+ * @param[out] ok  1 when the command is valid.
+ * @return the reply text the daemon would send for an invalid command (or
+ *         {"ok":true,...} for a valid one), malloc'd; NULL on out of memory.
+ */
+char *hmd_control_check(const void *cmd, size_t len, const void *data, size_t dlen, int has_data,
+                        int *ok);
+
 #endif

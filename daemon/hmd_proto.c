@@ -103,6 +103,25 @@ int hmd_utf8_valid(const char *str, size_t n)
     return 1;
 }
 
+void hmd_utf8_scrub(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        /* The longest valid sequence starting here (1..4 bytes), if any. */
+        size_t k = 0;
+        for (size_t len = 1; len <= 4 && i + len <= n; len++)
+            if (hmd_utf8_valid(s + i, len)) {
+                k = len;
+                break;
+            }
+        if (!k) {
+            s[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
+}
+
 int hmd_json_str(json_t *o, const char *key, int required, char *dst, size_t cap,
                        char *msg, size_t msgcap)
 {
@@ -146,6 +165,7 @@ int hmd_proto_parse_request(const void *data, size_t len, size_t max_len, hmd_re
     json_error_t jerr;
     o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o) {
+        hmd_utf8_scrub(jerr.text);
         snprintf(msg, msgcap, "header is not valid JSON: %s (at byte %d)", jerr.text,
                  jerr.position);
         rc = HM_E_PROTO;
@@ -202,6 +222,31 @@ int hmd_proto_parse_request(const void *data, size_t len, size_t max_len, hmd_re
     }
 leave:
     json_decref(o);
+    return rc;
+}
+
+int hmd_proto_check_request(int n_payload, const void *hdr, size_t hdr_len, size_t img_len,
+                            size_t max_header, size_t max_image, hmd_request_t *r, char *msg,
+                            size_t msgcap)
+{
+    int rc = HM_E_PROTO;
+    memset(r, 0, sizeof *r);
+    snprintf(msg, msgcap, "expected 2 frames (JSON header, image), got %d", n_payload);
+    if (hdr) {
+        char hmsg[256];
+        int hrc = hmd_proto_parse_request(hdr, hdr_len, max_header, r, hmsg, sizeof hmsg);
+        if (n_payload == 2 && hrc) {
+            rc = hrc;
+            snprintf(msg, msgcap, "%s", hmsg);
+        } else if (n_payload == 2) {
+            rc = 0;
+        }
+    }
+    if (rc == 0 && img_len > max_image) {
+        rc = HM_E_TOO_LARGE;
+        snprintf(msg, msgcap, "image frame is %zu bytes, more than the limit %zu", img_len,
+                 max_image);
+    }
     return rc;
 }
 

@@ -75,6 +75,22 @@ int hmd_proto_parse_request(const void *data, size_t len, size_t max_len, hmd_re
                             char *msg, size_t msgcap);
 
 /*
+ * hmd_proto_check_request - everything the socket thread checks about an
+ * ingest/pipeline message before queueing it, as a pure function (no socket,
+ * no engine; the fuzz target fuzz_proto drives it): the payload frame count
+ * (exactly 2), the header (hmd_proto_parse_request, parsed even when the count
+ * is wrong so the error can echo request_id) and the image size.
+ * @param[in] hdr      the header frame, NULL when the message had no payload.
+ * @param[in] img_len  the image frame's size (ignored unless n_payload == 2).
+ * @param[out] msg     a human-readable message on failure.
+ * @return 0; HM_E_PROTO (frame count, not JSON); HM_E_TOO_LARGE (header or
+ *         image over its limit); HM_E_VERSION; HM_E_INVAL.
+ */
+int hmd_proto_check_request(int n_payload, const void *hdr, size_t hdr_len, size_t img_len,
+                            size_t max_header, size_t max_image, hmd_request_t *r, char *msg,
+                            size_t msgcap);
+
+/*
  * hmd_proto_verdict_text - the reply text for a verdict (hm_verdict_to_json,
  * compact).  r may be NULL (nothing is known of the request).
  * @return a malloc'd string the caller frees, or NULL on out of memory.
@@ -94,6 +110,11 @@ int hmd_proto_topic(const char *brand, const char *decision, char *buf, size_t c
  */
 int hmd_json_str(json_t *o, const char *key, int required, char *dst, size_t cap, char *msg,
                  size_t msgcap);
+
+/* Replace every byte of s that is not part of valid UTF-8 with '?', in place:
+ * for third-party messages (jansson quotes the offending input bytes in its
+ * errors) that go into JSON replies, which must be UTF-8. */
+void hmd_utf8_scrub(char *s);
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int hmd_utf8_valid(const char *s, size_t n);

@@ -239,26 +239,10 @@ static void s_request(hmd_server_t *s, int origin, hmd_frames_t *fr)
     int payload = hmd_frames_payload(fr);
     zmq_msg_t *hdr = hmd_frames_get(fr, 0), *img = hmd_frames_get(fr, 1);
     hmd_metrics_request(s->m, origin);
-    int rc = HM_E_PROTO;
-    memset(&r, 0, sizeof r);
-    snprintf(msg, sizeof msg, "expected 2 frames (JSON header, image), got %d", payload);
-    /* The header is parsed even when the count is wrong, to echo request_id. */
-    if (hdr) {
-        char hmsg[256];
-        int hrc = hmd_proto_parse_request(zmq_msg_data(hdr), zmq_msg_size(hdr),
-                                          (size_t)s->cfg->max_header, &r, hmsg, sizeof hmsg);
-        if (payload == 2 && hrc) {
-            rc = hrc;
-            snprintf(msg, sizeof msg, "%s", hmsg);
-        } else if (payload == 2) {
-            rc = 0;
-        }
-    }
-    if (rc == 0 && zmq_msg_size(img) > (size_t)s->cfg->max_image) {
-        rc = HM_E_TOO_LARGE;
-        snprintf(msg, sizeof msg, "image frame is %zu bytes, more than the limit %d",
-                 zmq_msg_size(img), s->cfg->max_image);
-    }
+    int rc = hmd_proto_check_request(payload, hdr ? zmq_msg_data(hdr) : NULL,
+                                     hdr ? zmq_msg_size(hdr) : 0, img ? zmq_msg_size(img) : 0,
+                                     (size_t)s->cfg->max_header, (size_t)s->cfg->max_image, &r,
+                                     msg, sizeof msg);
     if (rc == 0 && s->draining) {
         rc = HM_E_BUSY;
         snprintf(msg, sizeof msg, "shutting down");
@@ -307,6 +291,7 @@ static void s_done(hmd_server_t *s)
 {
     hmd_job_t *j;
     while (zmq_recv(s->done, &j, sizeof j, ZMQ_DONTWAIT) == (int)sizeof j) {
+        (void)atomic_load_explicit(&j->handed_back, memory_order_acquire);
         s->in_flight--;
         s->in_flight_bytes -= zmq_msg_size(&j->image);
         /* Counters first: a client that scrapes after its reply sees them. */

@@ -176,6 +176,7 @@ static void *s_worker_main(void *arg)
             hm_verdict_error(&j->verdict, HM_E_INTERNAL, "worker has no fingerprint context");
             j->reply = hmd_proto_verdict_text(&j->verdict, &j->req);
         }
+        atomic_store_explicit(&j->handed_back, 1, memory_order_release);
         if (!push || zmq_send(push, &j, sizeof j, 0) != (int)sizeof j) {
             hm_log_error("worker_send", "worker=%d errno=%d", w->index, zmq_errno());
             hmd_job_free(j);

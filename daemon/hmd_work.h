@@ -12,6 +12,7 @@
 #define HMD_WORK_H
 
 #include <stdint.h>
+#include <stdatomic.h>
 #include <zmq.h>
 
 #include "hm_engine.h"
@@ -29,6 +30,11 @@ typedef struct hmd_job {
     hm_verdict_t verdict;       /* filled by the worker */
     char vid[HMD_VID_MAX];      /* filled by the worker: the console's verdict id, or "" */
     char *reply;                /* filled by the worker: the verdict JSON (malloc) */
+    /* Set (release) by the worker before it hands the job back over inproc,
+     * read (acquire) by the socket thread: ZeroMQ's lock-free pipes order the
+     * hand-off, but ThreadSanitizer cannot see inside an uninstrumented
+     * libzmq, so this makes the happens-before explicit. */
+    atomic_int handed_back;
 } hmd_job_t;
 
 /* Free a job and everything it holds.  NULL-safe. */

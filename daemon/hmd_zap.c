@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,13 @@ int hmd_zap_open(hmd_zap_t **out, void *zctx, const char *secret_file, const cha
         return HM_E_NOMEM;
     uint8_t (*sk)[32] = NULL;
     size_t nsk = 0;
+    /* A secret others can read is no secret: refuse it, as ssh does. */
+    struct stat st;
+    if (stat(secret_file, &st) == 0 && (st.st_mode & 077)) {
+        rc = hm__seterr(HM_E_CONFIG, "%s: secret key file is accessible by group or others "
+                        "(mode %04o; chmod 600 it)", secret_file, (unsigned)(st.st_mode & 07777));
+        goto leave;
+    }
     if ((rc = s_read_keys(secret_file, &sk, &nsk)) != 0)
         goto leave;
     if (nsk != 1) {

@@ -26,10 +26,9 @@ __attribute__((constructor)) static void s_log_init(void)
 
 int hm_log_set_level(int level)
 {
-    int old = hm__log_level;
     if (level >= HM_LOG_ERROR && level <= HM_LOG_DEBUG)
-        hm__log_level = level;
-    return old;
+        return __atomic_exchange_n(&hm__log_level, level, __ATOMIC_RELAXED);
+    return __atomic_load_n(&hm__log_level, __ATOMIC_RELAXED);
 }
 
 int hm_log_parse_level(const char *name)

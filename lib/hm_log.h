@@ -18,6 +18,8 @@ extern "C" {
 
 enum hm_log_level { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 };
 
+/* Read and written with relaxed atomics (__atomic builtins, usable from C and
+ * C++): SIGHUP changes the level while other threads log. */
 extern int hm__log_level;
 
 /* Set the level; returns the previous one. */
@@ -36,7 +38,7 @@ void hm__log(int level, const char *event, const char *fmt, ...)
  */
 #define HM_LOG(level, event, ...)                                              \
     do {                                                                       \
-        if ((level) <= hm__log_level)                                          \
+        if ((level) <= __atomic_load_n(&hm__log_level, __ATOMIC_RELAXED))     \
             hm__log((level), (event), __VA_ARGS__);                            \
     } while (0)
 

@@ -67,6 +67,8 @@ static int s_free_port(void)
     return ntohs(a.sin_port);
 }
 
+static void s_pick_ports(du_daemon_t *d);
+
 void du_init(du_daemon_t *d)
 {
     memset(d, 0, sizeof *d);
@@ -74,6 +76,13 @@ void du_init(du_daemon_t *d)
     snprintf(d->db, sizeof d->db, "%s/db", d->tmp);
     snprintf(d->log, sizeof d->log, "%s/hallmarkd.log", d->tmp);
     mkdir(d->db, 0700);
+    s_pick_ports(d);
+    d->zctx = zmq_ctx_new();
+}
+
+/* Free loopback ports for every endpoint and the metrics port. */
+static void s_pick_ports(du_daemon_t *d)
+{
     int used[DU_NEP + 1] = { 0 };
     for (int i = 0; i <= DU_NEP; i++) {
         int p, dup;
@@ -89,7 +98,6 @@ void du_init(du_daemon_t *d)
     }
     d->metrics_port = used[DU_NEP];
     snprintf(d->metrics, sizeof d->metrics, "127.0.0.1:%d", d->metrics_port);
-    d->zctx = zmq_ctx_new();
 }
 
 void du_start(du_daemon_t *d, const char *const *extra)
@@ -141,6 +149,18 @@ void du_start(du_daemon_t *d, const char *const *extra)
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             d->pid = 0;
+            /* A "free" port can be taken by someone else before the daemon
+             * binds it (a shared machine): pick new ports and start again. */
+            uint8_t *lb = NULL;
+            size_t ll = 0;
+            int in_use = tu_try_read_file(d->log, &lb, &ll) == 0 && ll &&
+                         memmem(lb, ll, "Address already in use", 22) != NULL;
+            free(lb);
+            if (in_use && d->start_retries++ < 3) {
+                s_pick_ports(d);
+                du_start(d, extra);
+                return;
+            }
             ck_abort_msg("hallmarkd exited at start-up (status %d); see %s", st, d->log);
         }
         usleep(20000);

@@ -21,6 +21,7 @@ typedef struct du_daemon {
     char metrics[64];       /* 127.0.0.1:PORT */
     int metrics_port;
     void *zctx;
+    int start_retries;      /* du_start: restarts after a port was taken */
 } du_daemon_t;
 
 /* The hallmarkd binary: $HM_BIN_DIR/hallmarkd, else next to this test binary. */

@@ -299,6 +299,27 @@ START_TEST(test_inputs_lists_symlinks)
     ck_assert_str_eq(s_str(v[1], "error", "code"), "denied");
     s_lines_free(v, n);
     free(out);
+    /* Under --root: "../" in an entry is resolved and refused; a directory
+     * entry walked with --follow does not escape through a symlink in it. */
+    mkdir(s_path("imgs/sub2"), 0700);
+    char target[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath("demo/refs/Oatly-Oat-Milk_002.jpg", target));
+    ck_assert_int_eq(symlink(target, s_path("imgs/sub2/escape.jpg")), 0);
+    ck_assert_int_eq(symlink("../sub/a.jpg", s_path("imgs/sub2/inside.jpg")), 0);
+    char in2[PATH_MAX * 4];
+    snprintf(in2, sizeof in2, "%s/../sub/a.jpg\n", s_path("imgs/sub"));
+    snprintf(in2 + strlen(in2), sizeof in2 - strlen(in2), "%s/../../..\n", s_path("imgs/sub"));
+    snprintf(in2 + strlen(in2), sizeof in2 - strlen(in2), "%s\n", s_path("imgs/sub2"));
+    snprintf(in, sizeof in, "%s", in2);
+    ck_assert_int_eq(RUN(in, &out, NULL, "hash", "--root", s_path("imgs"), "--follow", "-"), 1);
+    v = s_lines(out, &n);
+    ck_assert_int_eq(n, 4);
+    ck_assert_ptr_null(json_object_get(v[0], "error"));    /* resolves inside */
+    ck_assert_str_eq(s_str(v[1], "error", "code"), "denied"); /* the parent of --root */
+    ck_assert_str_eq(s_str(v[2], "error", "code"), "denied"); /* sub2/escape.jpg */
+    ck_assert_ptr_null(json_object_get(v[3], "error"));    /* sub2/inside.jpg */
+    s_lines_free(v, n);
+    free(out);
 }
 END_TEST
 
@@ -674,6 +695,17 @@ START_TEST(test_keygen)
     free(pub);
     free(out);
     ck_assert_int_eq(RUN(NULL, NULL, NULL, "keygen", "--out", s_path("k")), 1); /* no overwrite */
+    /* --force over a file someone loosened: the secret is 0600 again. */
+    ck_assert_int_eq(chmod(s_path("k.key"), 0644), 0);
+    ck_assert_int_eq(RUN(NULL, NULL, NULL, "keygen", "--force", "--out", s_path("k")), 0);
+    ck_assert_int_eq(stat(s_path("k.key"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    /* A database directory is created 0700 (references and strikes are private). */
+    s_write(s_path("empty.jsonl"), "", 0);
+    ck_assert_int_eq(RUN(NULL, NULL, NULL, "import", "--db", s_path("db700"), "--format", "jsonl",
+                         s_path("empty.jsonl")), 0);
+    ck_assert_int_eq(stat(s_path("db700"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
 }
 END_TEST
 

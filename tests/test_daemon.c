@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
 #include <zmq.h>
@@ -523,6 +524,14 @@ START_TEST(curve_control)
     s_write(path1, text);
     snprintf(text, sizeof text, "# allowed clients\n%s  # ops\n", cpub);
     s_write(path2, text);
+    /* A secret key file readable by others is refused at start-up. */
+    ck_assert(chmod(path1, 0640) == 0);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "'%s' --db '%s/x' --control tcp://127.0.0.1:0 --metrics off "
+             "--curve-secret-file '%s' --curve-allow '%s' 2>&1 | grep -q 'chmod 600'",
+             du_bin(), d.tmp, path1, path2);
+    ck_assert_msg(system(cmd) == 0, "a group-readable secret key file was accepted");
+    ck_assert(chmod(path1, 0600) == 0);
     du_start(&d, (const char *const[]){ "--curve-secret-file", path1, "--curve-allow", path2, NULL });
     json_t *r = s_curve_stats(&d, spub, cpub, csec, 5000);
     ck_assert_msg(r != NULL, "allow-listed key got no reply");

@@ -3,12 +3,14 @@
  * "daemon_units"): request validation, UTF-8, feed topics, the config file.
  */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hm_error.h"
 #include "hmd_config.h"
+#include "hmd_control.h"
 #include "hmd_proto.h"
 #include "test_util.h"
 
@@ -107,7 +109,48 @@ START_TEST(config_file)
     ck_assert_int_eq(s_conf("log-level = loud\n", c), HM_E_CONFIG);
     ck_assert_int_eq(s_conf("ingest = \"unterminated\n", c), HM_E_CONFIG);
     ck_assert_int_eq(s_conf("config = other.conf\n", c), HM_E_CONFIG);
+    /* fuzz_config finding (tests/fuzz/regress/fuzz_config/): a '"' inside an
+     * unquoted value parsed, but --dump-config could not write it back. */
+    ck_assert_int_eq(s_conf("db = v\"a/r/lib/x# \n", c), HM_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(hm_last_error(), "double quote"));
+    ck_assert_int_eq(hmd_config_parse_buf(c, "workers = 5\nqueue=9", 19, "buf"), 0);
+    ck_assert_int_eq(c->workers, 5);
+    ck_assert_int_eq(c->queue, 9);
     free(c);
+}
+END_TEST
+
+/* fuzz_control finding (tests/fuzz/regress/fuzz_control/): jansson quotes
+ * the offending input bytes in its error text; invalid UTF-8 there made the
+ * error reply impossible to build, so the client got no error code. */
+START_TEST(invalid_utf8_in_errors)
+{
+    const char cmd[] = "\"\\\xdd\x8d\x9aquerelabe%lq\"}";
+    int ok = -1;
+    char *reply = hmd_control_check(cmd, strlen(cmd), NULL, 0, 0, &ok);
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_int_eq(ok, 0);
+    json_t *j = json_loads(reply, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "protocol_error");
+    json_decref(j);
+    free(reply);
+    /* The same bytes as an ingest header: the message is scrubbed too. */
+    hmd_request_t r;
+    char msg[256];
+    ck_assert_int_eq(hmd_proto_parse_request(cmd, strlen(cmd), 4096, &r, msg, sizeof msg),
+                     HM_E_PROTO);
+    ck_assert(hmd_utf8_valid(msg, strlen(msg)));
+    char bad[] = "a\xc3(b\xe2\x82\xac\xf0";
+    hmd_utf8_scrub(bad);
+    ck_assert_str_eq(bad, "a?(b\xe2\x82\xac?");
+    /* A valid command is accepted without an engine, an invalid one is not. */
+    const char add[] = "{\"cmd\":\"add\",\"ref\":\"r\",\"bank\":\"counterfeit\",\"brand\":\"A\"}";
+    free(hmd_control_check(add, strlen(add), "x", 1, 1, &ok));
+    ck_assert_int_eq(ok, 1);
+    free(hmd_control_check(add, strlen(add), NULL, 0, 0, &ok));
+    ck_assert_int_eq(ok, 0);
 }
 END_TEST
 
@@ -119,6 +162,7 @@ Suite *hm_suite_daemon_units(void)
     tcase_add_test(tc, topics);
     tcase_add_test(tc, requests);
     tcase_add_test(tc, config_file);
+    tcase_add_test(tc, invalid_utf8_in_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
 # make run / make demo.
 #   tools/demo.sh run  [DB]   load the demo bank into DB (./var/db) on first
 #                             start, then run hallmarkd in the foreground
+#   tools/demo.sh load [DB]   only load the demo bank (make bench-load)
 #   tools/demo.sh demo [DB]   start hallmarkd, send the demo queries with the
 #                             CLI, print the verdicts, stop it
 set -euo pipefail
@@ -62,5 +63,6 @@ for line in sys.stdin:
           m[0].get("distance", "-")))'
   done
   ;;
-*) echo "usage: tools/demo.sh run|demo [DB]" >&2; exit 2 ;;
+load) ;;
+*) echo "usage: tools/demo.sh run|load|demo [DB]" >&2; exit 2 ;;
 esac

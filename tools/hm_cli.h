@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hm_fp.h"
 
@@ -27,6 +28,16 @@ int hm_cli_digest(int argc, char **argv);    /* hm_cli_admin.c */
 int hm_cli_keygen(int argc, char **argv);    /* hm_cli_admin.c */
 int hm_cli_export(int argc, char **argv);    /* hm_cli_bankio.c */
 int hm_cli_import(int argc, char **argv);    /* hm_cli_bankio.c */
+
+/*
+ * hm_cli_import_parse - read an import file in format ("te-csv" or "jsonl")
+ * exactly as `hallmark import` does, without a database: every record is
+ * parsed and validated, errors are reported as lines on stdout as usual.
+ * Defaults: --bank counterfeit --brand Acme.  For the fuzz target fuzz_import.
+ * @param[out] n_ok, n_failed  records accepted and refused.
+ * @return 0, HM_E_INVAL (unknown format), HM_E_NOMEM.
+ */
+int hm_cli_import_parse(const char *format, FILE *f, size_t *n_ok, size_t *n_failed);
 
 /* One input on its way through the worker pool. */
 typedef struct hm_cli_item {

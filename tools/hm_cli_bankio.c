@@ -225,6 +225,16 @@ static void s_import_flush(import_t *im)
 {
     if (!im->n)
         return;
+    if (!im->e) {
+        /* Dry run (hm_cli_import_parse): the records were parsed; count them. */
+        for (size_t i = 0; i < im->n; i++) {
+            free(im->recs[i].holder);
+            free(im->recs[i].source);
+        }
+        im->added += im->n;
+        im->n = 0;
+        return;
+    }
     hm_engine_item_t *items = calloc(im->n, sizeof *items);
     if (!items)
         abort();
@@ -458,6 +468,23 @@ static int s_import_jsonl(import_t *im, FILE *f)
     }
     free(line);
     return 0;
+}
+
+int hm_cli_import_parse(const char *format, FILE *f, size_t *n_ok, size_t *n_failed)
+{
+    int fmt = s_format(format);
+    if (fmt < 0)
+        return HM_E_INVAL;
+    import_t im = { .batch = 16, .def_bank = HM_BANK_COUNTERFEIT, .def_brand = "Acme",
+                    .file = "-" };
+    if (!(im.recs = calloc(im.batch, sizeof *im.recs)))
+        return HM_E_NOMEM;
+    int rc = fmt == FMT_TE_CSV ? s_import_te(&im, f) : s_import_jsonl(&im, f);
+    s_import_flush(&im);
+    free(im.recs);
+    *n_ok = im.added;
+    *n_failed = im.failed;
+    return rc;
 }
 
 static const char s_help_import[] =

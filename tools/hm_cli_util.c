@@ -209,6 +209,7 @@ static int s_push_err(hm_cli_inputs_t *in, const char *path, int err, const char
 typedef struct walk {
     hm_cli_inputs_t *in;
     int follow;
+    const char *root;    /* realpath of --root for walks from list entries, or NULL */
     dev_t dev[64];       /* directories on the current path, for loops */
     ino_t ino[64];
     int depth;
@@ -222,6 +223,16 @@ static int s_cmp_names(const struct dirent **a, const struct dirent **b)
 static int s_skip_dots(const struct dirent *d)
 {
     return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+}
+
+/* 1 when path does not resolve to root or below it (or does not resolve). */
+static int s_outside(const char *path, const char *root)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return 1;
+    size_t rl = strlen(root);
+    return !(strncmp(real, root, rl) == 0 && (real[rl] == '/' || real[rl] == 0 || rl == 1));
 }
 
 static int s_walk(walk_t *w, const char *dir, const struct stat *dst)
@@ -246,16 +257,25 @@ static int s_walk(walk_t *w, const char *dir, const struct stat *dst)
             int k = snprintf(path, sizeof path, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/",
                              names[i]->d_name);
             struct stat st;
+            int take = 0;
             if (k < 0 || (size_t)k >= sizeof path)
                 rc = s_push_err(w->in, names[i]->d_name, HM_E_INVAL, "%s/%s: path too long", dir,
                                 names[i]->d_name);
             else if (lstat(path, &st) != 0)
                 rc = s_push_err(w->in, path, s_errno_rc(errno), "%s: %s", path, strerror(errno));
-            else if (S_ISLNK(st.st_mode) && !w->follow)
+            else if (!S_ISLNK(st.st_mode))
+                take = 1;
+            else if (!w->follow)
                 ; /* skipped: symlinks inside directories need --follow */
-            else if (S_ISLNK(st.st_mode) && stat(path, &st) != 0)
+            else if (stat(path, &st) != 0)
                 rc = s_push_err(w->in, path, s_errno_rc(errno), "%s: %s", path, strerror(errno));
-            if (rc == 0 && k > 0 && (size_t)k < sizeof path && (!S_ISLNK(st.st_mode))) {
+            else if (w->root && s_outside(path, w->root))
+                /* --follow in a walk from a confined list entry: stay under --root */
+                rc = s_push_err(w->in, path, HM_E_DENIED, "%s: symlink leads outside --root %s",
+                                path, w->root);
+            else
+                take = 1;
+            if (rc == 0 && take) {
                 if (S_ISDIR(st.st_mode))
                     rc = s_walk(w, path, &st);
                 else if (S_ISREG(st.st_mode))
@@ -271,11 +291,12 @@ static int s_walk(walk_t *w, const char *dir, const struct stat *dst)
 }
 
 /* One path from the command line or a list. */
-static int s_add(hm_cli_inputs_t *in, const char *path, const hm_cli_inputs_opts_t *o)
+static int s_add(hm_cli_inputs_t *in, const char *path, const hm_cli_inputs_opts_t *o,
+                 const char *root_real)
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        walk_t w = { .in = in, .follow = o->follow };
+        walk_t w = { .in = in, .follow = o->follow, .root = root_real };
         return s_walk(&w, path, &st);
     }
     return s_push(in, path, 0, NULL); /* errors show when it is read, in order */
@@ -298,7 +319,7 @@ static int s_add_entry(hm_cli_inputs_t *in, const char *entry, const char *base,
         if (!(strncmp(real, root_real, rl) == 0 && (real[rl] == '/' || real[rl] == 0 || rl == 1)))
             return s_push_err(in, path, HM_E_DENIED, "%s: outside --root %s", path, root_real);
     }
-    return s_add(in, path, o);
+    return s_add(in, path, o, root_real);
 }
 
 static int s_read_list(hm_cli_inputs_t *in, FILE *f, const char *base, const char *root_real,
@@ -333,7 +354,7 @@ int hm_cli_inputs_collect(hm_cli_inputs_t *in, char *const *args, int n,
         if (strcmp(args[i], "-") == 0)
             rc = s_read_list(in, stdin, NULL, rootp, o);
         else
-            rc = s_add(in, args[i], o);
+            rc = s_add(in, args[i], o, NULL);
     }
     if (rc == 0 && o->list) {
         FILE *f = fopen(o->list, "r");
