@@ -201,7 +201,7 @@ static char *s_run(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c, const char 
     S_STR("request_id", 0, c->request_id);
     S_STR("cmd", 1, cmd);
     hm__clearerr();
-    if (ctl->primary[0] && strcmp(cmd, "feedback") == 0) {
+    if (ctl && ctl->primary[0] && strcmp(cmd, "feedback") == 0) {
         /* Reviewer feedback is a write: the primary applies it and every
          * replica gets it back through the change log. */
         char *r = s_forward(ctl, c, ok_out);
@@ -212,7 +212,7 @@ static char *s_run(hmd_control_t *ctl, hm_fp_ctx_t *fpc, s_cmd_t *c, const char 
         rc = HM_E_TIMEOUT;
         goto leave;
     }
-    if (ctl->primary[0] && (!strcmp(cmd, "add") || !strcmp(cmd, "remove") ||
+    if (ctl && ctl->primary[0] && (!strcmp(cmd, "add") || !strcmp(cmd, "remove") ||
                             !strcmp(cmd, "relabel") || !strcmp(cmd, "authorize") ||
                             !strcmp(cmd, "deauthorize"))) {
         snprintf(c->msg, sizeof c->msg, "read-only replica: send %s to the primary (its "
