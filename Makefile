@@ -222,7 +222,8 @@ $(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
 	@tools/deps.sh && touch $@
 test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN) $(if $(filter 1,$(TEST_E2E)),$(E2E_MODULES))
 	@echo "== unit, conformance and integration tests ($(B))"
-	@HM_E2E=$(TEST_E2E) HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
+	@LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
+	 HM_E2E=$(TEST_E2E) HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
 
 # Refresh the console screenshots linked from the README (docs/*.png).
 .PHONY: screenshots

@@ -76,16 +76,40 @@ static int s_any_matched(const cands_t *cs)
  * inverted file, and each voted reference's correspondences are fitted; every
  * verified model is a candidate, so each product of a collage can match.
  */
+/* Each scoring thread's inverted-file scratch, freed when the thread ends. */
+static pthread_key_t s_sc_key;
+static pthread_once_t s_sc_once = PTHREAD_ONCE_INIT;
+
+static void s_sc_free(void *p)
+{
+    hm_lfindex_scratch_t *sc = p;
+    hm_lfindex_scratch_destroy(&sc);
+}
+
+static void s_sc_key_make(void)
+{
+    pthread_key_create(&s_sc_key, s_sc_free);
+}
+
+static hm_lfindex_scratch_t *s_scratch(void)
+{
+    pthread_once(&s_sc_once, s_sc_key_make);
+    hm_lfindex_scratch_t *sc = pthread_getspecific(s_sc_key);
+    if (!sc && hm_lfindex_scratch_create(&sc) == 0 && pthread_setspecific(s_sc_key, sc) != 0)
+        hm_lfindex_scratch_destroy(&sc);
+    return sc;
+}
+
 static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t, const void *img,
                            size_t len)
 {
-    static _Thread_local hm_lfindex_scratch_t *sc;
     static _Thread_local hm_geom_result_t geo[HM_VERDICT_MAX_MATCHES];
     int ngeo = 0;
     if (t->local < 0 || !img)
         return;
     const hm_lf_feat_t *q, *m;
-    if (!sc && hm_lfindex_scratch_create(&sc) != 0)
+    hm_lfindex_scratch_t *sc = s_scratch();
+    if (!sc)
         return;
     pthread_rwlock_rdlock(&e->lf_lock);
     if (!e->lf || hm_lf_query(img, len, &q, &m) != 0) {
