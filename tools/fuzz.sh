@@ -12,6 +12,9 @@ fail=0
 for t in "$@"; do
   bin="$bdir/$t"
   corpus="$bdir/corpus/$t"; art="$bdir/artifacts/$t"
+  # Findings are counted per run: a reproducer worth keeping goes to
+  # tests/fuzz/regress/<target>/ (replayed below), not left here.
+  rm -rf "$art"
   mkdir -p "$corpus" "$art"
   seeds=()
   [ -d "$top/tests/fuzz/seeds/$t" ] && seeds+=("$top/tests/fuzz/seeds/$t")
