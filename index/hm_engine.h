@@ -54,7 +54,8 @@ typedef struct hm_match {
     char brand[HM_NAME_MAX];
     char holder[HM_NAME_MAX];
     const char *signal;         /* "pdq", "phash", "dhash", "desc" (static) */
-    const char *variant;        /* "original", "rotate90", ..., "trimmed" (static) */
+    const char *variant;        /* "original", "rotate90", ..., "trimmed", ...,
+                                   "region", ... (static) */
     int distance;               /* Hamming bits for hash signals; -1 for desc */
     double similarity;          /* 0..1, monotone in match strength */
     double score;               /* 0..1, >= 0.5 exactly when matched */
@@ -67,6 +68,9 @@ typedef struct hm_match {
     double rotation_deg;
     double coverage;            /* share of the reference the inliers span */
     double crop[4];             /* x0, y0, x1, y1 of the reference the query shows (0..1) */
+    /* Variants "region*" only: the region of the listing image whose hashes
+     * matched (hm_regions.h), in the image's pixels; w = 0 otherwise. */
+    int region[4];              /* x, y, w, h */
 } hm_match_t;
 
 #define HM_VERDICT_MAX_MATCHES 32

@@ -6,7 +6,9 @@
  * Query variants: PDQ is searched with the 8 dihedral variants of the whole
  * image and of its trimmed content box (against references' whole and
  * trimmed hashes), pHash and dHash with the whole and trimmed hashes, the
- * descriptor with the whole image's.
+ * descriptor with the whole image's.  When none of those matched, the
+ * image's content regions (hm_regions.h) are searched like trimmed boxes,
+ * and when they match nothing either, local features.
  */
 #include "hm_engine_int.h"
 
@@ -17,6 +19,7 @@
 
 #include "hm_error.h"
 #include "hm_lf_ref.h"
+#include "hm_regions.h"
 #include "hm_sha.h"
 #include "hm_verdict.h"
 
@@ -29,6 +32,7 @@ typedef struct {
     double sim, score;
     int matched;
     const hm_geom_result_t *geom; /* signal local: the fit (thread-local storage) */
+    hm_box_t region;              /* trimmed == 2: the query region that matched */
 } cand_t;
 
 typedef struct {
@@ -45,8 +49,9 @@ static uint64_t s_us(void)
 
 /* Keep the strongest candidate per reference. */
 static void s_offer(cands_t *cs, const hm_thresholds_t *t, uint64_t ref, int signal, int variant,
-                    int trimmed, int distance, float cosine)
+                    int trimmed, int distance, float cosine, const hm_box_t *region)
 {
+    hm_box_t rb = region ? *region : (hm_box_t){ 0, 0, 0, 0 };
     double sim = hm_match_similarity(signal, distance, cosine);
     double score = hm_match_score(t, signal, sim);
     int matched = hm_match_passes(t, signal, distance, cosine);
@@ -54,11 +59,11 @@ static void s_offer(cands_t *cs, const hm_thresholds_t *t, uint64_t ref, int sig
         if (cs->c[i].ref == ref) {
             cand_t *c = &cs->c[i];
             if (matched > c->matched || (matched == c->matched && score > c->score))
-                *c = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL };
+                *c = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL, rb };
             return;
         }
     if (cs->n < MAX_CAND)
-        cs->c[cs->n++] = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL };
+        cs->c[cs->n++] = (cand_t){ ref, signal, variant, trimmed, distance, cosine, sim, score, matched, NULL, rb };
 }
 
 static int s_any_matched(const cands_t *cs)
@@ -132,7 +137,7 @@ static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t
                 if (!res[k].verified)
                     continue;
                 geo[ngeo] = res[k];
-                s_offer(cs, t, cand[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, res[k].score);
+                s_offer(cs, t, cand[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, res[k].score, NULL);
                 /* If the local match became the reference's candidate, it
                  * carries its fit as the evidence. */
                 for (int j = 0; j < cs->n; j++)
@@ -146,8 +151,10 @@ static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t
     pthread_rwlock_unlock(&e->lf_lock);
 }
 
+/* query_kind: 0 the whole image, 1 its trimmed box, 2 the region *region. */
 static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
-                          const hm_hashset_t *hs, int query_trimmed, int top_k)
+                          const hm_hashset_t *hs, int query_kind, const hm_box_t *region,
+                          int top_k)
 {
     hm_hindex_hit_t hits[64];
     size_t n = 0;
@@ -159,7 +166,8 @@ static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
         hm_hindex_range_multi(e->pdq, &hs->pdq[0].w[0], HM_DIH_COUNT, r, hits, 64, &n) == 0) {
         for (size_t i = 0; i < n && i < 64; i++)
             s_offer(cs, t, HM__HREF(hits[i].id), HM_SIG_PDQ, (int)hits[i].variant,
-                    query_trimmed || HM__HTRIM(hits[i].id), (int)hits[i].dist, 0);
+                    query_kind ? query_kind : HM__HTRIM(hits[i].id) != 0, (int)hits[i].dist, 0,
+                    region);
     }
     struct { hm_hindex_t *ix; int sig, thr; uint64_t code; } h64[2] = {
         { e->phash, HM_SIG_PHASH, t->phash, hs->phash },
@@ -173,7 +181,8 @@ static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
             continue;
         for (size_t i = 0; i < n && i < 64; i++)
             s_offer(cs, t, HM__HREF(hits[i].id), h64[k].sig, HM_DIH_ORIGINAL,
-                    query_trimmed || HM__HTRIM(hits[i].id), (int)hits[i].dist, 0);
+                    query_kind ? query_kind : HM__HTRIM(hits[i].id) != 0, (int)hits[i].dist, 0,
+                    region);
     }
 }
 
@@ -190,8 +199,22 @@ static int s_authorized(void *ctx, const char *brand, const char *seller)
     return hm_store_is_authorized(((hm_engine_t *)ctx)->store, brand, seller);
 }
 
-static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int allowlisted,
-                   const void *img, size_t len, hm_verdict_t *v)
+/* Content regions (collage cells, the photo inside a screenshot): their
+ * hashes are searched like a trimmed box's, when the whole image matched
+ * nothing.  Cheap (one XY-cut scan, then a PDQ per region), so it runs
+ * before local features. */
+static void s_region_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
+                            hm_fp_ctx_t *ctx, int top_k)
+{
+    hm_hashset_t sets[HM_REGIONS_MAX];
+    hm_box_t boxes[HM_REGIONS_MAX];
+    int n = hm_fp_regions(ctx, sets, boxes, HM_REGIONS_MAX);
+    for (int i = 0; i < n; i++)
+        s_hash_search(e, cs, t, &sets[i], 2, &boxes[i], top_k);
+}
+
+static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm_query_t *q,
+                   int allowlisted, const void *img, size_t len, hm_verdict_t *v)
 {
     hm_thresholds_t t = hm__engine_thresholds(e);
     int top_k = q && q->top_k > 0 ? q->top_k : 0;
@@ -199,17 +222,19 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int a
         top_k = HM_VERDICT_MAX_MATCHES;
     static _Thread_local cands_t cs;
     cs.n = 0;
-    s_hash_search(e, &cs, &t, &fp->full, 0, top_k);
+    s_hash_search(e, &cs, &t, &fp->full, 0, NULL, top_k);
     if (fp->has_trim)
-        s_hash_search(e, &cs, &t, &fp->trim, 1, top_k);
+        s_hash_search(e, &cs, &t, &fp->trim, 1, NULL, top_k);
     if (t.desc <= 1.0f || top_k) {
         float sims[HM_VERDICT_MAX_MATCHES];
         int64_t ids[HM_VERDICT_MAX_MATCHES];
         int k = top_k > 8 ? top_k : 8, found = 0;
         if (hm_vindex_search(e->vindex, fp->desc, k, sims, ids, &found) == 0)
             for (int i = 0; i < found; i++)
-                s_offer(&cs, &t, (uint64_t)ids[i], HM_SIG_DESC, HM_DIH_ORIGINAL, 0, -1, sims[i]);
+                s_offer(&cs, &t, (uint64_t)ids[i], HM_SIG_DESC, HM_DIH_ORIGINAL, 0, -1, sims[i], NULL);
     }
+    if (ctx && !s_any_matched(&cs))
+        s_region_search(e, &cs, &t, ctx, top_k);
     if (!s_any_matched(&cs))
         s_local_search(e, &cs, &t, img, len);
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
@@ -239,6 +264,12 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, int a
             m->coverage = g->coverage;
             for (int k = 0; k < 4; k++)
                 m->crop[k] = g->crop[k];
+        }
+        if (c->trimmed == 2) {
+            m->region[0] = c->region.x;
+            m->region[1] = c->region.y;
+            m->region[2] = c->region.w;
+            m->region[3] = c->region.h;
         }
         m->distance = c->signal == HM_SIG_DESC || c->signal == HM_SIG_LOCAL ? -1 : c->distance;
         m->similarity = c->sim;
@@ -294,7 +325,7 @@ int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q, h
         return hm__seterr(HM_E_INVAL, "hm_engine_score_fp: NULL argument");
     memset(v, 0, sizeof *v);
     uint64_t t0 = s_us();
-    int rc = s_score(e, fp, q, s_allowlisted(e, NULL, fp), NULL, 0, v);
+    int rc = s_score(e, fp, NULL, q, s_allowlisted(e, NULL, fp), NULL, 0, v);
     v->search_us = s_us() - t0;
     v->total_us = v->search_us;
     return rc;
@@ -319,7 +350,7 @@ int hm_engine_score(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t le
     uint8_t sha[32];
     hm_sha256(img, len, sha);
     memset(v, 0, sizeof *v);
-    rc = s_score(e, &fp, q, s_allowlisted(e, sha, &fp), img, len, v);
+    rc = s_score(e, &fp, ctx, q, s_allowlisted(e, sha, &fp), img, len, v);
     uint64_t t2 = s_us();
     v->decode_us = tm->decode_ns / 1000;
     v->fingerprint_us = (t1 - t0) > v->decode_us ? (t1 - t0) - v->decode_us : 0;

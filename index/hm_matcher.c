@@ -53,9 +53,12 @@ const char *hm_variant_name(int dih, int trimmed)
     static const char *trim[HM_DIH_COUNT] = { "trimmed", "trimmed_rotate90", "trimmed_rotate180",
                                               "trimmed_rotate270", "trimmed_flipx", "trimmed_flipy",
                                               "trimmed_flip_plus1", "trimmed_flip_minus1" };
+    static const char *region[HM_DIH_COUNT] = { "region", "region_rotate90", "region_rotate180",
+                                                 "region_rotate270", "region_flipx", "region_flipy",
+                                                 "region_flip_plus1", "region_flip_minus1" };
     if (dih < 0 || dih >= HM_DIH_COUNT)
         return "unknown";
-    return trimmed ? trim[dih] : plain[dih];
+    return trimmed == 2 ? region[dih] : trimmed ? trim[dih] : plain[dih];
 }
 
 double hm_match_similarity(int signal, int distance, float cosine)

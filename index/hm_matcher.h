@@ -54,7 +54,8 @@ typedef struct hm_thresholds {
 extern const hm_thresholds_t hm_thresholds_default;
 
 const char *hm_signal_name(int signal);
-/* "original", "rotate90", ..., "flip_minus1"; "trimmed" + variant for trim. */
+/* "original", "rotate90", ..., "flip_minus1"; trimmed 1: "trimmed" + variant
+ * (the content box); trimmed 2: "region" + variant (a content region). */
 const char *hm_variant_name(int dih, int trimmed);
 
 /* Similarity 0..1 and score 0..1 of one candidate (see above). */

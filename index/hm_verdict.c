@@ -88,6 +88,12 @@ json_t *hm_verdict_to_json(const hm_verdict_t *v, const char *request_id,
         json_object_set_new(mo, "similarity", s_num(m->similarity));
         json_object_set_new(mo, "score", s_num(m->score));
         json_object_set_new(mo, "matched", json_boolean(m->matched));
+        if (m->region[2] > 0) {
+            json_t *rg = json_array();
+            for (int k = 0; k < 4; k++)
+                json_array_append_new(rg, json_integer(m->region[k]));
+            json_object_set_new(mo, "region", rg);
+        }
         if (m->signal && strcmp(m->signal, "local") == 0 && m->inliers > 0) {
             json_t *tr = json_object();
             json_object_set_new(tr, "inliers", json_integer(m->inliers));

@@ -19,6 +19,7 @@
 #include "hm_pdq.h"
 #include "hm_resample.h"
 #include "hm_simd.h"
+#include "hm_regions.h"
 #include "hm_trim.h"
 
 #define NPLANS 12
@@ -33,6 +34,9 @@ struct hm_fp_ctx {
     hm_rplan_t plans[NPLANS]; /* a small cache keyed by (in_len, out_len) */
     int next_plan;
     hm_fp_timing_t timing;
+    int last_ok;              /* luma holds the last image (hm_fp_regions) */
+    int lw, lh, rw, rh;       /* its size, and the reference hasher's size for it */
+    int ow, oh;               /* its size as displayed */
 };
 
 static uint64_t s_now_ns(void)
@@ -203,6 +207,7 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
         (rc = s_grow(&c->tmp, &c->tmp_cap, (size_t)64 * w)))
         return rc;
     memset(fp, 0, sizeof *fp);
+    c->last_ok = 0;
     fp->width = (uint32_t)w;
     fp->height = (uint32_t)h;
 
@@ -234,6 +239,13 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
     c->timing.hashes_ns = t_hash;
     c->timing.trim_ns = t2 - t1;
     c->timing.desc_ns = t3 - t2;
+    c->last_ok = 1;
+    c->lw = w;
+    c->lh = h;
+    c->rw = ref_w;
+    c->rh = ref_h;
+    c->ow = w;
+    c->oh = h;
     return 0;
 }
 
@@ -249,6 +261,7 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
 {
     if (!c || !fp)
         return hm__seterr(HM_E_INVAL, "hm_fp_compute: NULL argument");
+    c->last_ok = 0;
     uint64_t t0 = s_now_ns();
     int rc = hm_decode(data, len, &c->lim, &c->img);
     uint64_t t1 = s_now_ns();
@@ -271,7 +284,34 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     }
     fp->width = (uint32_t)c->img.orig_w;
     fp->height = (uint32_t)c->img.orig_h;
+    c->ow = c->img.orig_w;
+    c->oh = c->img.orig_h;
     c->timing.decode_ns = t1 - t0;
     c->timing.total_ns = s_now_ns() - t0;
     return 0;
+}
+
+int hm_fp_regions(hm_fp_ctx_t *c, hm_hashset_t *sets, hm_box_t *boxes, int cap)
+{
+    if (!c || !sets || !boxes || cap < 0)
+        return hm__seterr(HM_E_INVAL, "hm_fp_regions: bad arguments");
+    if (!c->last_ok)
+        return hm__seterr(HM_E_INVAL, "hm_fp_regions: no fingerprinted image on this context");
+    hm_box_t b[HM_REGIONS_MAX];
+    int n = hm_regions_detect(c->luma, c->lw, c->lh, (size_t)c->lw, b, cap < HM_REGIONS_MAX ? cap : HM_REGIONS_MAX);
+    double sx = (double)c->ow / c->lw, sy = (double)c->oh / c->lh;
+    for (int i = 0; i < n; i++) {
+        float grid[64 * 64];
+        uint64_t tp = 0, th = 0;
+        int rbw = (int)((double)b[i].w * c->rw / c->lw + 0.5);
+        int rbh = (int)((double)b[i].h * c->rh / c->lh + 0.5);
+        int rc = s_hashset(c, c->luma + (size_t)b[i].y * c->lw + b[i].x, b[i].w, b[i].h,
+                           (size_t)c->lw, rbw > 0 ? rbw : 1, rbh > 0 ? rbh : 1, &sets[i], grid,
+                           &tp, &th);
+        if (rc)
+            return rc;
+        boxes[i] = (hm_box_t){ (int)(b[i].x * sx + 0.5), (int)(b[i].y * sy + 0.5),
+                               (int)(b[i].w * sx + 0.5), (int)(b[i].h * sy + 0.5) };
+    }
+    return n;
 }

@@ -109,6 +109,19 @@ int hm_fp_compute(hm_fp_ctx_t *ctx, const void *data, size_t len, hm_fp_t *fp);
 int hm_fp_from_rgb(hm_fp_ctx_t *ctx, const uint8_t *rgb, int w, int h, size_t stride,
                    hm_fp_t *fp);
 
+/*
+ * hm_fp_regions - hashes of the content regions (hm_regions.h: collage cells,
+ * the photo inside a screenshot) of the image last fingerprinted on ctx, so
+ * a caller that found no match with the whole image can search them too.
+ * Computed on demand: most images have no region and most queries never ask.
+ * @param[out] sets, boxes  up to cap entries (boxes in the displayed image's
+ *             pixels, like trim_box).
+ * @return the number of regions (0..HM_REGIONS_MAX), HM_E_INVAL (NULL, or
+ *         the last hm_fp_compute()/hm_fp_from_rgb() on ctx failed or none
+ *         ran), HM_E_NOMEM.
+ */
+int hm_fp_regions(hm_fp_ctx_t *ctx, hm_hashset_t *sets, hm_box_t *boxes, int cap);
+
 /* Serialised form: "HMFP", u16 version, u16 flags, then the fields little-endian.
  * Version 1 is HM_FP_SERIAL_BYTES long. */
 #define HM_FP_SERIAL_VERSION 1
