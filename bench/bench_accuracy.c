@@ -7,6 +7,8 @@
  *                  [--out DIR] [--peer PATH] [--e2e N] [--dataset DIR] [--dump N]
  *
  * --dump N writes the first N queries into DIR as JPEG files (to look at);
+ * with HMB_KEEP_DB set in the environment the engine's database is kept
+ * (its path on stderr) so failures can be replayed with `hallmark score`;
  * --preds FILE writes every query's spec and per-signal prediction.
  *
  * Each signal alone is evaluated by exhaustive nearest-reference search over
@@ -826,8 +828,12 @@ int main(int argc, char **argv)
     }
     hm_engine_close(&e);
     char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd)) {}
+    if (getenv("HMB_KEEP_DB")) /* to look at failures with `hallmark score --db` */
+        fprintf(stderr, "bench_accuracy: kept %s (HMB_KEEP_DB)\n", dbpath);
+    else {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd)) {}
+    }
 
     /* 6. outputs */
     if (preds_path) { /* per query: spec, then best reference and score per signal */

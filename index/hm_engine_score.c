@@ -105,8 +105,19 @@ static hm_lfindex_scratch_t *s_scratch(void)
     return sc;
 }
 
-static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t, const void *img,
-                           size_t len)
+/* The query's features: from the fingerprint's pixels when they are all
+ * local features want (not shrunk on load, or >= 512 px), else decoded again. */
+static int s_lf_features(hm_fp_ctx_t *ctx, const void *img, size_t len, const hm_lf_feat_t **q,
+                         const hm_lf_feat_t **m)
+{
+    const hm_image_t *im = ctx ? hm_fp_ctx_image(ctx) : NULL;
+    if (im && ((im->w == im->orig_w && im->h == im->orig_h) || im->w >= 512 || im->h >= 512))
+        return hm_lf_query_rgb(im->rgb, im->w, im->h, im->stride, q, m);
+    return hm_lf_query(img, len, q, m);
+}
+
+static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
+                           hm_fp_ctx_t *ctx, const void *img, size_t len)
 {
     static _Thread_local hm_geom_result_t geo[HM_VERDICT_MAX_MATCHES];
     int ngeo = 0;
@@ -117,7 +128,7 @@ static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t
     if (!sc)
         return;
     pthread_rwlock_rdlock(&e->lf_lock);
-    if (!e->lf || hm_lf_query(img, len, &q, &m) != 0) {
+    if (!e->lf || s_lf_features(ctx, img, len, &q, &m) != 0) {
         pthread_rwlock_unlock(&e->lf_lock);
         return;
     }
@@ -173,7 +184,9 @@ static void s_hash_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
         { e->phash, HM_SIG_PHASH, t->phash, hs->phash },
         { e->dhash, HM_SIG_DHASH, t->dhash, hs->dhash },
     };
-    for (int k = 0; k < 2; k++) {
+    /* Regions: PDQ only.  A cell is small evidence; the 64-bit hashes at
+     * their thresholds matched near-duplicate distractor tiles (bench). */
+    for (int k = 0; k < 2 && query_kind != 2; k++) {
         if (h64[k].thr < 0)
             continue;
         unsigned rr = (unsigned)h64[k].thr;
@@ -199,9 +212,9 @@ static int s_authorized(void *ctx, const char *brand, const char *seller)
     return hm_store_is_authorized(((hm_engine_t *)ctx)->store, brand, seller);
 }
 
-/* Content regions (collage cells, the photo inside a screenshot): their
- * hashes are searched like a trimmed box's, when the whole image matched
- * nothing.  Cheap (one XY-cut scan, then a PDQ per region), so it runs
+/* Content regions (collage cells, the photo inside a screenshot): their PDQ
+ * hashes (8 variants) are searched like a trimmed box's, when the whole image
+ * matched nothing.  Cheap (one XY-cut scan, then a PDQ per region), so it runs
  * before local features. */
 static void s_region_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
                             hm_fp_ctx_t *ctx, int top_k)
@@ -236,7 +249,7 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
     if (ctx && !s_any_matched(&cs))
         s_region_search(e, &cs, &t, ctx, top_k);
     if (!s_any_matched(&cs))
-        s_local_search(e, &cs, &t, img, len);
+        s_local_search(e, &cs, &t, ctx, img, len);
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
     v->n_matches = 0;
     for (int i = 0; i < cs.n && v->n_matches < HM_VERDICT_MAX_MATCHES; i++) {

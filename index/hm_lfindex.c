@@ -18,7 +18,7 @@ const hm_lfindex_opts_t hm_lfindex_opts_default = {
 };
 
 const hm_lfindex_qopts_t hm_lfindex_qopts_default = {
-    .probes = 1, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
+    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
 };
 
 typedef struct lfi_list {
@@ -42,6 +42,9 @@ struct hm_lfindex {
     int trained;
     uint64_t *top;            /* k1 x 4 words */
     uint64_t *leaf;           /* k1 x k2 x 4 words */
+    uint64_t *top8;           /* top in hamming256_argmin8's block layout */
+    uint64_t *leaf8;          /* each top word's leaves, likewise (lblk blocks each) */
+    size_t tblk, lblk;
     lfi_list_t *lists;        /* k1 x k2 */
     lfi_ref_t *refs;
     uint32_t nref, capref;
@@ -74,6 +77,8 @@ struct hm_lfindex_scratch {
     size_t nm, mcap;
     uint16_t *dist;
     size_t dcap;
+    uint32_t *hit;            /* list positions within max_dist */
+    size_t hcap;
     hm_geom_corr_t *corr;
     size_t ccap;
     lfi_match_t *stage;       /* matches of the candidates, grouped */
@@ -108,10 +113,14 @@ int hm_lfindex_create(hm_lfindex_t **out, const hm_lfindex_opts_t *opts)
     ix->top = calloc((size_t)o.k1 * 4, sizeof(uint64_t));
     ix->leaf = calloc(words * 4, sizeof(uint64_t));
     ix->lists = calloc(words, sizeof(lfi_list_t));
+    ix->tblk = ((size_t)o.k1 + 7) / 8;
+    ix->lblk = ((size_t)o.k2 + 7) / 8;
+    ix->top8 = calloc(ix->tblk * 32, sizeof(uint64_t));
+    ix->leaf8 = calloc((size_t)o.k1 * ix->lblk * 32, sizeof(uint64_t));
     ix->mcap = 1024;
     ix->mkey = calloc(ix->mcap, sizeof(uint64_t));
     ix->mval = calloc(ix->mcap, sizeof(uint32_t));
-    if (!ix->top || !ix->leaf || !ix->lists || !ix->mkey || !ix->mval) {
+    if (!ix->top || !ix->leaf || !ix->top8 || !ix->leaf8 || !ix->lists || !ix->mkey || !ix->mval) {
         hm_lfindex_destroy(&ix);
         return hm__seterr(HM_E_NOMEM, "hm_lfindex_create: %zu words", words);
     }
@@ -136,6 +145,8 @@ void hm_lfindex_destroy(hm_lfindex_t **self_p)
     free(ix->lists);
     free(ix->top);
     free(ix->leaf);
+    free(ix->top8);
+    free(ix->leaf8);
     free(ix->mkey);
     free(ix->mval);
     pthread_rwlock_destroy(&ix->lock);
@@ -224,6 +235,10 @@ int hm_lfindex_train(hm_lfindex_t *ix, const uint64_t *desc, size_t n)
         if ((rc = s_kmajority(sub, m, ix->o.k2, ix->o.train_iters, &seed, lv)))
             goto leave;
     }
+    hm_hamming256_blocks8(ix->top, (size_t)ix->o.k1, ix->top8);
+    for (int t = 0; t < ix->o.k1; t++)
+        hm_hamming256_blocks8(ix->leaf + (size_t)t * ix->o.k2 * 4, (size_t)ix->o.k2,
+                              ix->leaf8 + (size_t)t * ix->lblk * 32);
     ix->trained = 1;
 leave:
     pthread_rwlock_unlock(&ix->lock);
@@ -232,16 +247,19 @@ leave:
 }
 
 /* Nearest leaves of one descriptor: the best top word, then the p nearest
- * leaves under it, written to words[] (returns how many). */
+ * leaves under it, written to words[] (returns how many).  Both arg-mins run
+ * on the block layout (hamming256_argmin8): the top level's 1,024 distances
+ * are most of a query's quantising cost. */
 static int s_quantise(const hm_lfindex_t *ix, const uint64_t *d, int p, uint32_t *words)
 {
     const hm_kernels_t *K = hm_kernels();
-    uint16_t dist[1024];
-    K->hamming256_many(d, ix->top, (size_t)ix->o.k1, dist);
-    int t = 0;
-    for (int i = 1; i < ix->o.k1; i++)
-        if (dist[i] < dist[t])
-            t = i;
+    uint16_t dist[1024], dm;
+    uint32_t t = K->hamming256_argmin8(d, ix->top8, ix->tblk, &dm);
+    if (p == 1) {
+        words[0] = t * (uint32_t)ix->o.k2 +
+                   K->hamming256_argmin8(d, ix->leaf8 + (size_t)t * ix->lblk * 32, ix->lblk, &dm);
+        return 1;
+    }
     K->hamming256_many(d, ix->leaf + (size_t)t * ix->o.k2 * 4, (size_t)ix->o.k2, dist);
     int np = 0;
     for (int q = 0; q < p && q < ix->o.k2; q++) {
@@ -495,7 +513,7 @@ void hm_lfindex_scratch_destroy(hm_lfindex_scratch_t **self_p)
         return;
     hm_lfindex_scratch_t *s = *self_p;
     free(s->tally), free(s->cidx), free(s->touched);
-    free(s->m), free(s->dist), free(s->corr), free(s->stage);
+    free(s->m), free(s->dist), free(s->hit), free(s->corr), free(s->stage);
     free(s);
     *self_p = NULL;
 }
@@ -553,12 +571,14 @@ static int s_scan(const hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_f
             const lfi_list_t *L = &ix->lists[words[p]];
             if (L->n == 0 || L->n > stop)
                 continue;
-            if (s_grow((void **)&s->dist, &s->dcap, L->n, sizeof *s->dist))
+            if (s_grow((void **)&s->dist, &s->dcap, L->n, sizeof *s->dist) ||
+                s_grow((void **)&s->hit, &s->hcap, L->n, sizeof *s->hit))
                 return HM_E_NOMEM;
-            K->hamming256_many(q->desc + 4 * i, L->codes, L->n, s->dist);
-            for (uint32_t j = 0; j < L->n; j++) {
-                if (s->dist[j] > qo->max_dist)
-                    continue;
+            /* only the entries within max_dist come back (most do not) */
+            size_t nh = K->hamming256_within(q->desc + 4 * i, L->codes, L->n,
+                                             (uint32_t)qo->max_dist, s->hit, s->dist);
+            for (size_t h = 0; h < nh; h++) {
+                uint32_t j = s->hit[h];
                 /* dead references vote too (no random read of their state
                  * here); the candidate selection drops them */
                 uint32_t slot = L->slot[j];
@@ -566,7 +586,7 @@ static int s_scan(const hm_lfindex_t *ix, hm_lfindex_scratch_t *s, const hm_lf_f
                     return HM_E_NOMEM;
                 lfi_match_t *m = &s->m[s->nm++];
                 m->slot = slot, m->qi = (uint16_t)i, m->ri = L->kp[j];
-                m->d = s->dist[j], m->var = (uint8_t)var;
+                m->d = s->dist[h], m->var = (uint8_t)var;
                 lfi_tally_t *t = &s->tally[slot];
                 if (t->lastq[var] == i + 1)
                     continue;

@@ -10,11 +10,17 @@
  * bitwise majority of its members) on a sample of reference descriptors
  * (hm_lfindex_train(); leaves of clusters with fewer members than k2 stay
  * partly empty).  A descriptor's word is its nearest top centroid, then its
- * nearest leaf under it: k1 + k2 = 1,088 Hamming distances (the
- * hamming256_many kernel).  Measured in bench_lf (200 real + up to 99,800
- * synthetic references): 256 x 128 words with 2 probes gave recall 0.905 at
- * zero false positives and 54 ms of search per query at 100k; 1024 x 64
- * with 1 probe gave 0.897 and 14.5 ms, hence the defaults.
+ * nearest leaf under it: k1 + k2 = 1,088 Hamming distances, computed by the
+ * hamming256_argmin8 kernel on the centroids stored in blocks of eight
+ * (eight distances from four loads, no per-code folding, no separate
+ * arg-min pass).  Measured in bench_lf (200 real + up to 99,800 synthetic
+ * references): 256 x 128 words with 2 probes gave recall 0.905 at zero
+ * false positives and 54 ms of search per query at 100k; 1024 x 64 with 1
+ * probe gave 0.897 and 14.5 ms, hence the vocabulary.  With the block
+ * kernels the quantiser stopped dominating, and the benchmark's fused
+ * verdict (bench_accuracy, 12,000 queries) gained with 2 probes: small
+ * rotations 0.868 -> 0.950, crops 0.917 -> 0.930, overall 0.968 -> 0.976,
+ * hence probes = 2.
  *
  * Lists.  Each word holds the descriptors quantised to it as two parallel
  * arrays: the 32-byte codes (so a query scans them with hamming256_many,
@@ -32,7 +38,8 @@
 
  * Query.  Each query descriptor (of the feature set and, optionally, of its
  * mirror set) is quantised and its opts.probes nearest leaves under its top
- * word are scanned; list entries within opts.max_dist bits vote for their
+ * word are scanned (the hamming256_within kernel returns only the entries
+ * within opts.max_dist, compressed); list entries within max_dist bits vote for their
  * reference (one vote per query descriptor and reference, a separate tally
  * for the mirror set).  The opts.max_cand references with the most votes (at
  * least opts.min_votes) come back with their correspondences, made one-to-
@@ -88,7 +95,7 @@ typedef struct hm_lfindex_opts {
 extern const hm_lfindex_opts_t hm_lfindex_opts_default;
 
 typedef struct hm_lfindex_qopts {
-    int probes;               /* leaves scanned per query descriptor (1..4); default 1 */
+    int probes;               /* leaves scanned per query descriptor (1..4); default 2 */
     int max_dist;             /* largest Hamming distance of a match; default 64 */
     int min_votes;            /* candidates need this many votes; default 6 */
     int max_cand;             /* candidates returned (1..64); default 8 */

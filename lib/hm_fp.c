@@ -37,6 +37,7 @@ struct hm_fp_ctx {
     int last_ok;              /* luma holds the last image (hm_fp_regions) */
     int lw, lh, rw, rh;       /* its size, and the reference hasher's size for it */
     int ow, oh;               /* its size as displayed */
+    int last_decoded;         /* img holds the last image (hm_fp_ctx_image) */
 };
 
 static uint64_t s_now_ns(void)
@@ -208,6 +209,7 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
         return rc;
     memset(fp, 0, sizeof *fp);
     c->last_ok = 0;
+    c->last_decoded = 0;
     fp->width = (uint32_t)w;
     fp->height = (uint32_t)h;
 
@@ -262,6 +264,7 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     if (!c || !fp)
         return hm__seterr(HM_E_INVAL, "hm_fp_compute: NULL argument");
     c->last_ok = 0;
+    c->last_decoded = 0;
     uint64_t t0 = s_now_ns();
     int rc = hm_decode(data, len, &c->lim, &c->img);
     uint64_t t1 = s_now_ns();
@@ -286,9 +289,15 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     fp->height = (uint32_t)c->img.orig_h;
     c->ow = c->img.orig_w;
     c->oh = c->img.orig_h;
+    c->last_decoded = 1;
     c->timing.decode_ns = t1 - t0;
     c->timing.total_ns = s_now_ns() - t0;
     return 0;
+}
+
+const hm_image_t *hm_fp_ctx_image(const hm_fp_ctx_t *c)
+{
+    return c && c->last_decoded ? &c->img : NULL;
 }
 
 int hm_fp_regions(hm_fp_ctx_t *c, hm_hashset_t *sets, hm_box_t *boxes, int cap)

@@ -110,6 +110,15 @@ int hm_fp_from_rgb(hm_fp_ctx_t *ctx, const uint8_t *rgb, int w, int h, size_t st
                    hm_fp_t *fp);
 
 /*
+ * hm_fp_ctx_image - the pixels the last successful hm_fp_compute() on ctx
+ * decoded (w x h after shrink-on-load; orig_w x orig_h as displayed), so a
+ * caller that needs them again (local features) need not decode twice.
+ * @return borrowed, valid until the next call on ctx; NULL when the last
+ *         call failed, was hm_fp_from_rgb(), or none ran.
+ */
+const hm_image_t *hm_fp_ctx_image(const hm_fp_ctx_t *ctx);
+
+/*
  * hm_fp_regions - hashes of the content regions (hm_regions.h: collage cells,
  * the photo inside a screenshot) of the image last fingerprinted on ctx, so
  * a caller that found no match with the whole image can search them too.

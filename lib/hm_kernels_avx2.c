@@ -252,6 +252,44 @@ static void a_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes,
     hm__nn_with(a_hamming256_many, q, nq, codes, n, best, d1, d2);
 }
 
+/* POPCNT on 64-bit words: AVX2 has no vector popcount worth the shuffles
+ * for 256-bit codes; four scalar POPCNTs per code and a compare. */
+static uint32_t a_hamming256_argmin8(const uint64_t *q, const uint64_t *t8, size_t nblk,
+                                     uint16_t *dmin)
+{
+    const uint64_t q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+    uint32_t best = 0, bd = UINT32_MAX;
+    for (size_t b = 0; b < nblk; b++) {
+        const uint64_t *c = t8 + 32 * b;
+        for (int l = 0; l < 8; l++) {
+            uint32_t d = (uint32_t)(_mm_popcnt_u64(q0 ^ c[l]) + _mm_popcnt_u64(q1 ^ c[8 + l]) +
+                                    _mm_popcnt_u64(q2 ^ c[16 + l]) + _mm_popcnt_u64(q3 ^ c[24 + l]));
+            if (d < bd) {
+                bd = d;
+                best = (uint32_t)(8 * b + (size_t)l);
+            }
+        }
+    }
+    *dmin = (uint16_t)bd;
+    return best;
+}
+
+static size_t a_hamming256_within(const uint64_t *q, const uint64_t *codes, size_t n,
+                                  uint32_t maxd, uint32_t *idx, uint16_t *d)
+{
+    const uint64_t q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *c = codes + 4 * i;
+        uint32_t x = (uint32_t)(_mm_popcnt_u64(c[0] ^ q0) + _mm_popcnt_u64(c[1] ^ q1) +
+                                _mm_popcnt_u64(c[2] ^ q2) + _mm_popcnt_u64(c[3] ^ q3));
+        idx[k] = (uint32_t)i; /* written always, kept when within: no branch */
+        d[k] = (uint16_t)x;
+        k += x <= maxd;
+    }
+    return k;
+}
+
 const hm_kernels_t hm__kernels_avx2 = {
     .name = "avx2",
     .hamming256 = a_hamming256,
@@ -266,4 +304,6 @@ const hm_kernels_t hm__kernels_avx2 = {
     .fast9_row = hm__avx2_fast9_row,
     .brief256 = hm__avx2_brief256,
     .hamming256_nn = a_hamming256_nn,
+    .hamming256_argmin8 = a_hamming256_argmin8,
+    .hamming256_within = a_hamming256_within,
 };

@@ -127,6 +127,89 @@ static void z_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes,
     hm__nn_with(z_hamming256_many, q, nq, codes, n, best, d1, d2);
 }
 
+/*
+ * Block layout: one load per word gives that word of eight codes, so eight
+ * distances are 4 XOR + 4 VPOPCNTQ + 3 adds with no folding.  Each lane
+ * keeps its first minimum (strict <, blocks in order); the lanes are then
+ * reduced to the minimum distance and, among lanes holding it, the lowest
+ * index: the scalar twin's first minimum.
+ */
+static uint32_t z_hamming256_argmin8(const uint64_t *q, const uint64_t *t8, size_t nblk,
+                                     uint16_t *dmin)
+{
+    const __m512i q0 = _mm512_set1_epi64((long long)q[0]), q1 = _mm512_set1_epi64((long long)q[1]);
+    const __m512i q2 = _mm512_set1_epi64((long long)q[2]), q3 = _mm512_set1_epi64((long long)q[3]);
+    const __m512i step = _mm512_set1_epi64(8);
+    __m512i idx = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i bidx = idx, bd = _mm512_set1_epi64(1 << 20);
+    for (size_t b = 0; b < nblk; b++) {
+        const uint64_t *c = t8 + 32 * b;
+        __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)c), q0));
+        d = _mm512_add_epi64(d, _mm512_popcnt_epi64(
+                                    _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8)), q1)));
+        d = _mm512_add_epi64(d, _mm512_popcnt_epi64(
+                                    _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 16)), q2)));
+        d = _mm512_add_epi64(d, _mm512_popcnt_epi64(
+                                    _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 24)), q3)));
+        __mmask8 lt = _mm512_cmplt_epu64_mask(d, bd);
+        bd = _mm512_mask_blend_epi64(lt, bd, d);
+        bidx = _mm512_mask_blend_epi64(lt, bidx, idx);
+        idx = _mm512_add_epi64(idx, step);
+    }
+    uint64_t m = _mm512_reduce_min_epu64(bd);
+    __mmask8 at = _mm512_cmpeq_epu64_mask(bd, _mm512_set1_epi64((long long)m));
+    uint64_t best = _mm512_mask_reduce_min_epu64(at, bidx);
+    *dmin = (uint16_t)m;
+    return (uint32_t)best;
+}
+
+/* Eight codes per step as in z_hamming256_many, then one compare to a mask
+ * and compressed stores of the indices and distances that pass. */
+static size_t z_hamming256_within(const uint64_t *q, const uint64_t *codes, size_t n,
+                                  uint32_t maxd, uint32_t *idx, uint16_t *d)
+{
+    const __m512i vq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
+    const __m512i pick = _mm512_setr_epi64(0, 4, 8, 12, 0, 4, 8, 12);
+    const __m512i lim = _mm512_set1_epi64(maxd);
+    __m512i vi = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i step = _mm512_set1_epi64(8);
+    size_t i = 0, k = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint64_t *c = codes + 4 * i;
+        __m512i r[4];
+        for (int j = 0; j < 4; j++) {
+            __m512i p = _mm512_popcnt_epi64(
+                _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8 * j)), vq));
+            p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+            p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
+            r[j] = p;
+        }
+        __m512i lo = _mm512_permutex2var_epi64(r[0], pick, r[1]);
+        __m512i hi = _mm512_permutex2var_epi64(r[2], pick, r[3]);
+        __m512i all = _mm512_mask_blend_epi64(0xF0, lo, hi);
+        __mmask8 ok = _mm512_cmple_epu64_mask(all, lim);
+        if (ok) {
+            /* (16-bit compress needs VBMI2: compress 32-bit, then narrow) */
+            uint32_t tmp[8];
+            int m = __builtin_popcount(ok);
+            _mm256_mask_compressstoreu_epi32(idx + k, ok, _mm512_cvtepi64_epi32(vi));
+            _mm256_mask_compressstoreu_epi32(tmp, ok, _mm512_cvtepi64_epi32(all));
+            for (int j = 0; j < m; j++)
+                d[k + (size_t)j] = (uint16_t)tmp[j];
+            k += (size_t)m;
+        }
+        vi = _mm512_add_epi64(vi, step);
+    }
+    for (; i < n; i++) {
+        uint32_t x = z_hamming256(q, codes + 4 * i);
+        if (x <= maxd) {
+            idx[k] = (uint32_t)i;
+            d[k++] = (uint16_t)x;
+        }
+    }
+    return k;
+}
+
 const hm_kernels_t hm__kernels_avx512 = {
     .name = "avx512",
     .hamming256 = z_hamming256,
@@ -142,4 +225,6 @@ const hm_kernels_t hm__kernels_avx512 = {
     .fast9_row = hm__avx2_fast9_row,
     .brief256 = hm__avx2_brief256,
     .hamming256_nn = z_hamming256_nn,
+    .hamming256_argmin8 = z_hamming256_argmin8,
+    .hamming256_within = z_hamming256_within,
 };

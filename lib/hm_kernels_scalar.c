@@ -174,6 +174,50 @@ static void s_hamming256_nn(const uint64_t *q, size_t nq, const uint64_t *codes,
     hm__nn_with(s_hamming256_many, q, nq, codes, n, best, d1, d2);
 }
 
+size_t hm_hamming256_blocks8(const uint64_t *codes, size_t n, uint64_t *t8)
+{
+    size_t nblk = (n + 7) / 8;
+    for (size_t b = 0; b < nblk; b++)
+        for (size_t l = 0; l < 8; l++) {
+            size_t i = 8 * b + l < n ? 8 * b + l : 0;
+            for (int w = 0; w < 4; w++)
+                t8[32 * b + 8 * (size_t)w + l] = codes[4 * i + (size_t)w];
+        }
+    return nblk;
+}
+
+static uint32_t s_hamming256_argmin8(const uint64_t *q, const uint64_t *t8, size_t nblk,
+                                     uint16_t *dmin)
+{
+    uint32_t best = 0, bd = UINT32_MAX;
+    for (size_t b = 0; b < nblk; b++)
+        for (int l = 0; l < 8; l++) {
+            const uint64_t *c = t8 + 32 * b + l;
+            uint32_t d = s_pop64(q[0] ^ c[0]) + s_pop64(q[1] ^ c[8]) + s_pop64(q[2] ^ c[16]) +
+                         s_pop64(q[3] ^ c[24]);
+            if (d < bd) {
+                bd = d;
+                best = (uint32_t)(8 * b + (size_t)l);
+            }
+        }
+    *dmin = (uint16_t)bd;
+    return best;
+}
+
+static size_t s_hamming256_within(const uint64_t *q, const uint64_t *codes, size_t n,
+                                  uint32_t maxd, uint32_t *idx, uint16_t *d)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = s_hamming256(q, codes + 4 * i);
+        if (x <= maxd) {
+            idx[k] = (uint32_t)i;
+            d[k++] = (uint16_t)x;
+        }
+    }
+    return k;
+}
+
 const hm_kernels_t hm__kernels_scalar = {
     .name = "scalar",
     .hamming256 = s_hamming256,
@@ -188,4 +232,6 @@ const hm_kernels_t hm__kernels_scalar = {
     .fast9_row = s_fast9_row,
     .brief256 = s_brief256,
     .hamming256_nn = s_hamming256_nn,
+    .hamming256_argmin8 = s_hamming256_argmin8,
+    .hamming256_within = s_hamming256_within,
 };

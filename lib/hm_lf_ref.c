@@ -88,6 +88,20 @@ int hm_lf_ref_blob(const void *img, size_t len, uint8_t **blob, size_t *blob_len
     return 0;
 }
 
+int hm_lf_query_rgb(const uint8_t *rgb, int w, int h, size_t stride, const hm_lf_feat_t **q,
+                    const hm_lf_feat_t **mirror)
+{
+    tls_t *t = s_tls();
+    if (!t)
+        return hm__seterr(HM_E_NOMEM, "local-feature scratch");
+    int rc = hm_lf_extract(t->qctx, rgb, w, h, stride, &t->q, &t->m);
+    if (rc)
+        return rc;
+    *q = &t->q;
+    *mirror = &t->m;
+    return 0;
+}
+
 int hm_lf_query(const void *img, size_t len, const hm_lf_feat_t **q, const hm_lf_feat_t **mirror)
 {
     tls_t *t = s_tls();

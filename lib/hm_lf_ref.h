@@ -37,6 +37,16 @@ int hm_lf_ref_blob(const void *img, size_t len, uint8_t **blob, size_t *blob_len
  */
 int hm_lf_query(const void *img, size_t len, const hm_lf_feat_t **q, const hm_lf_feat_t **mirror);
 
+/*
+ * hm_lf_query_rgb - the same from pixels already decoded (8-bit RGB), when
+ * they are at least what hm_lf_query() would decode: not shrunk on load, or
+ * a longer side of at least 512 (the query level 0).
+ * @param[out] q, mirror  borrowed: valid until this thread's next call.
+ * @return 0, HM_E_INVAL (bad arguments), HM_E_NOMEM.
+ */
+int hm_lf_query_rgb(const uint8_t *rgb, int w, int h, size_t stride, const hm_lf_feat_t **q,
+                    const hm_lf_feat_t **mirror);
+
 #ifdef __cplusplus
 }
 #endif

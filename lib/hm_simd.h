@@ -71,7 +71,28 @@ typedef struct hm_kernels {
      * (257 when n < 2; best = UINT32_MAX, d1 = 257 when n = 0). */
     void (*hamming256_nn)(const uint64_t *q, size_t nq, const uint64_t *codes, size_t n,
                           uint32_t *best, uint16_t *d1, uint16_t *d2);
+    /* Nearest of 8 * nblk codes stored in blocks of eight, word-major
+     * (hm_hamming256_blocks8(): code 8b + l's word w at t8[32 b + 8 w + l]),
+     * so eight distances come out of four loads.  Returns the index of the
+     * first nearest code (the lowest index among equals), *dmin its
+     * distance; nblk >= 1. */
+    uint32_t (*hamming256_argmin8)(const uint64_t *q, const uint64_t *t8, size_t nblk,
+                                   uint16_t *dmin);
+    /* The codes within maxd of q: for each i < n (in order) with
+     * popcount(q ^ codes[4i..4i+3]) <= maxd, idx[k] = i and d[k] = that
+     * distance; returns k.  idx and d need room for n entries. */
+    size_t (*hamming256_within)(const uint64_t *q, const uint64_t *codes, size_t n,
+                                uint32_t maxd, uint32_t *idx, uint16_t *d);
 } hm_kernels_t;
+
+/*
+ * hm_hamming256_blocks8 - the block layout hamming256_argmin8 reads: n codes
+ * (4 words each) into ceil(n / 8) blocks of 32 words; the last block's
+ * missing lanes repeat code 0 (never the first nearest: code 0 ties them
+ * with a lower index).  t8 needs 32 * ceil(n / 8) words.  Returns the
+ * number of blocks.
+ */
+size_t hm_hamming256_blocks8(const uint64_t *codes, size_t n, uint64_t *t8);
 
 /* The table in use (chosen once).  Never NULL. */
 const hm_kernels_t *hm_kernels(void);

@@ -65,6 +65,48 @@ START_TEST(test_hamming)
 }
 END_TEST
 
+/* The arg-min over the block layout and the within-distance filter, against
+ * hamming256_many + a first-minimum loop / a threshold loop.  Codes are drawn
+ * from a few bases so equal distances (ties) are common. */
+START_TEST(test_hamming_argmin_within)
+{
+    uint64_t st = 4242;
+    for (int rep = 0; rep < 200; rep++) {
+        size_t n = 1 + tu_rand(&st) % 1100;
+        size_t nblk = (n + 7) / 8;
+        uint64_t q[4], base[3][4], *codes = malloc(n * 32), *t8 = malloc(nblk * 256);
+        uint16_t *dist = malloc(n * 2), *gd = malloc(n * 2), *wd = malloc(n * 2);
+        uint32_t *gi = malloc(n * 4), *wi = malloc(n * 4);
+        for (int i = 0; i < 4; i++) q[i] = tu_rand(&st);
+        for (int b = 0; b < 3; b++)
+            for (int i = 0; i < 4; i++) base[b][i] = tu_rand(&st);
+        for (size_t i = 0; i < n; i++)
+            for (int w = 0; w < 4; w++)
+                codes[4 * i + w] = rep % 3 == 0 ? tu_rand(&st)
+                                                : base[tu_rand(&st) % 3][w] ^ (1ULL << (tu_rand(&st) % 4));
+        ck_assert_uint_eq(hm_hamming256_blocks8(codes, n, t8), nblk);
+        S->hamming256_many(q, codes, n, dist);
+        uint32_t want = 0;
+        for (size_t i = 1; i < n; i++)
+            if (dist[i] < dist[want]) want = (uint32_t)i;
+        uint32_t maxd = (uint32_t)(tu_rand(&st) % 257);
+        size_t wn = 0;
+        for (size_t i = 0; i < n; i++)
+            if (dist[i] <= maxd) wi[wn] = (uint32_t)i, wd[wn++] = dist[i];
+        FOR_LEVELS(K) {
+            uint16_t dm = 0xffff;
+            uint32_t got = K->hamming256_argmin8(q, t8, nblk, &dm);
+            ck_assert_msg(got == want && dm == dist[want], "%s argmin8 n=%zu: %u/%u want %u/%u",
+                          K->name, n, got, dm, want, dist[want]);
+            size_t gn = K->hamming256_within(q, codes, n, maxd, gi, gd);
+            ck_assert_msg(gn == wn && !memcmp(gi, wi, wn * 4) && !memcmp(gd, wd, wn * 2),
+                          "%s within n=%zu maxd=%u: %zu want %zu", K->name, n, maxd, gn, wn);
+        }
+        free(codes); free(t8); free(dist); free(gd); free(wd); free(gi); free(wi);
+    }
+}
+END_TEST
+
 START_TEST(test_luma_axpy_energy)
 {
     uint64_t st = 7;
@@ -159,6 +201,7 @@ Suite *hm_suite_simd(void)
     tcase_add_checked_fixture(tc, s_setup, NULL);
     tcase_add_test(tc, test_levels_detected);
     tcase_add_test(tc, test_hamming);
+    tcase_add_test(tc, test_hamming_argmin_within);
     tcase_add_test(tc, test_luma_axpy_energy);
     tcase_add_test(tc, test_dot_matmul_threshold);
     tcase_add_test(tc, test_env_forces_level);
