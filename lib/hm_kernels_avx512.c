@@ -24,29 +24,33 @@ static uint32_t z_hamming256(const uint64_t *a, const uint64_t *b)
  * Eight codes per step: four 512-bit loads of two codes each, XOR with the
  * query broadcast twice, VPOPCNTQ, then fold each code's four lane counts.
  */
+/* Distances of the eight codes at c (32 words) to the query broadcast in vq,
+ * one per 64-bit lane, in order. */
+static inline __m512i z_dist8(const uint64_t *c, __m512i vq)
+{
+    /* After folding, code j of a register pair sits in qword 0 or 4. */
+    const __m512i pick = _mm512_setr_epi64(0, 4, 8, 12, 0, 4, 8, 12);
+    __m512i r[4];
+    for (int j = 0; j < 4; j++) {
+        __m512i p = _mm512_popcnt_epi64(
+            _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8 * j)), vq));
+        p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+        p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
+        r[j] = p;
+    }
+    /* Gather qwords 0,4 of r0,r1 and of r2,r3, then join the halves. */
+    __m512i lo = _mm512_permutex2var_epi64(r[0], pick, r[1]);
+    __m512i hi = _mm512_permutex2var_epi64(r[2], pick, r[3]);
+    return _mm512_mask_blend_epi64(0xF0, lo, hi);
+}
+
 static void z_hamming256_many(const uint64_t *q, const uint64_t *codes, size_t n,
                               uint16_t *out)
 {
     const __m512i vq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
-    /* After folding, code j of a register pair sits in qword 0 or 4. */
-    const __m512i pick = _mm512_setr_epi64(0, 4, 8, 12, 0, 4, 8, 12);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const uint64_t *c = codes + 4 * i;
-        __m512i r[4];
-        for (int j = 0; j < 4; j++) {
-            __m512i p = _mm512_popcnt_epi64(
-                _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8 * j)), vq));
-            p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
-            p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
-            r[j] = p;
-        }
-        /* Gather qwords 0,4 of r0,r1 and of r2,r3, then join the halves. */
-        __m512i lo = _mm512_permutex2var_epi64(r[0], pick, r[1]);
-        __m512i hi = _mm512_permutex2var_epi64(r[2], pick, r[3]);
-        __m512i all = _mm512_mask_blend_epi64(0xF0, lo, hi);
-        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(all));
-    }
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi64_epi16(z_dist8(codes + 4 * i, vq)));
     for (; i < n; i++)
         out[i] = (uint16_t)z_hamming256(q, codes + 4 * i);
 }
@@ -169,24 +173,12 @@ static size_t z_hamming256_within(const uint64_t *q, const uint64_t *codes, size
                                   uint32_t maxd, uint32_t *idx, uint16_t *d)
 {
     const __m512i vq = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
-    const __m512i pick = _mm512_setr_epi64(0, 4, 8, 12, 0, 4, 8, 12);
     const __m512i lim = _mm512_set1_epi64(maxd);
     __m512i vi = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const __m512i step = _mm512_set1_epi64(8);
     size_t i = 0, k = 0;
     for (; i + 8 <= n; i += 8) {
-        const uint64_t *c = codes + 4 * i;
-        __m512i r[4];
-        for (int j = 0; j < 4; j++) {
-            __m512i p = _mm512_popcnt_epi64(
-                _mm512_xor_si512(_mm512_loadu_si512((const void *)(c + 8 * j)), vq));
-            p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
-            p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
-            r[j] = p;
-        }
-        __m512i lo = _mm512_permutex2var_epi64(r[0], pick, r[1]);
-        __m512i hi = _mm512_permutex2var_epi64(r[2], pick, r[3]);
-        __m512i all = _mm512_mask_blend_epi64(0xF0, lo, hi);
+        __m512i all = z_dist8(codes + 4 * i, vq);
         __mmask8 ok = _mm512_cmple_epu64_mask(all, lim);
         if (ok) {
             /* (16-bit compress needs VBMI2: compress 32-bit, then narrow) */
