@@ -46,7 +46,7 @@ CPPFLAGS := -D_GNU_SOURCE -Ilib -Iindex -Idaemon -Ibench
 ALL_CFLAGS = -std=c17 $(OPT) -g -fPIC -pthread $(WARN) $(SANFLAGS) $(CPPFLAGS) \
              $(PKG_CFLAGS) $(FAISS_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS     = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm
+LIBS     = $(FAISS_LIBS) $(PKG_LIBS) -lgomp -lstdc++ -lm
 
 # Per-level SIMD flags: only the kernel files get them (STYLE habit 11).
 AVX2_FLAGS   := -mavx2 -mfma -mpopcnt -mbmi2
@@ -63,7 +63,7 @@ TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
-BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_lf.c bench/bench_repl.c
+BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_lf.c bench/bench_e2e.c bench/bench_repl.c
 # The copy-detection set and its metrics: linked into the benchmarks and into
 # the test runner (tests/test_bench.c runs a smoke version in `make test`).
 BENCH_LIB_SRC := bench/bench_gen.c bench/bench_metrics.c
@@ -92,11 +92,12 @@ PEER_BIN  := $(B)/peer_opencv
 OPENCV_CFLAGS = $(or $(shell pkg-config --cflags opencv4 2>/dev/null),-I/usr/include/opencv4)
 OPENCV_LIBS   = -lopencv_img_hash -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
 BENCH_LF_BIN := $(B)/bench_lf
+BENCH_E2E_BIN := $(B)/bench_e2e
 
-.PHONY: all deps test run demo bench bench-quick bench-search bench-lf bench-load bench-repl install clean distclean
+.PHONY: all deps test run demo bench bench-quick bench-search bench-lf bench-e2e bench-load bench-repl install clean distclean
 .DEFAULT_GOAL := all
 
-all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(BENCH_REPL_BIN) $(CLI_BIN) $(DAEMON_BIN)
+all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(BENCH_E2E_BIN) $(BENCH_REPL_BIN) $(CLI_BIN) $(DAEMON_BIN)
 
 deps: 
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
@@ -187,6 +188,14 @@ $(BENCH_LF_BIN): $(B)/bench/bench_lf.o $(LIBA)
 
 bench-lf: $(BENCH_LF_BIN)
 	$(BENCH_LF_BIN)
+
+# End to end: hm_engine_score per image with and without local features at
+# the real bank, 10k and 100k references, in one run (bench/bench_e2e.c).
+$(BENCH_E2E_BIN): $(B)/bench/bench_e2e.o $(BENCH_LIB_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-e2e: $(BENCH_E2E_BIN)
+	$(BENCH_E2E_BIN)
 
 # HM_SHARED points the tests at ../shared (conformance images, datasets).
 HM_SHARED ?= $(abspath $(CURDIR)/../shared)
@@ -322,4 +331,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_repl.d $(B)/bench/bench_load.d $(BENCH_LIB_OBJ:.o=.d)
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_e2e.d $(B)/bench/bench_repl.d $(B)/bench/bench_load.d $(BENCH_LIB_OBJ:.o=.d)

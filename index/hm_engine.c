@@ -72,6 +72,26 @@ typedef struct {
     int collect;
 } scan_t;
 
+/* Append one descriptor to the scan's arrays. */
+static int s_push(scan_t *sc, int64_t id, const float *desc)
+{
+    if (sc->n == sc->cap) {
+        size_t nc = sc->cap ? 2 * sc->cap : 1024;
+        float *nx = realloc(sc->x, nc * HM_DESC_DIM * sizeof(float));
+        if (!nx)
+            return hm__seterr(HM_E_NOMEM, "descriptor scan");
+        sc->x = nx;
+        int64_t *ni = realloc(sc->ids, nc * sizeof(int64_t));
+        if (!ni)
+            return hm__seterr(HM_E_NOMEM, "descriptor scan");
+        sc->ids = ni;
+        sc->cap = nc;
+    }
+    memcpy(sc->x + sc->n * HM_DESC_DIM, desc, HM_DESC_DIM * sizeof(float));
+    sc->ids[sc->n++] = id;
+    return 0;
+}
+
 static int s_scan_ref(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
@@ -86,23 +106,39 @@ static int s_scan_ref(const hm_ref_t *ref, void *arg)
     int rc = hm__engine_index_ref(sc->e, ref->id, &fp, pdq_only);
     if (rc)
         return rc;
-    if (sc->collect && !pdq_only) {
-        if (sc->n == sc->cap) {
-            size_t nc = sc->cap ? 2 * sc->cap : 1024;
-            float *nx = realloc(sc->x, nc * HM_DESC_DIM * sizeof(float));
-            if (!nx)
-                return hm__seterr(HM_E_NOMEM, "descriptor scan");
-            sc->x = nx;
-            int64_t *ni = realloc(sc->ids, nc * sizeof(int64_t));
-            if (!ni)
-                return hm__seterr(HM_E_NOMEM, "descriptor scan");
-            sc->ids = ni;
-            sc->cap = nc;
-        }
-        memcpy(sc->x + sc->n * HM_DESC_DIM, fp.desc, sizeof fp.desc);
-        sc->ids[sc->n++] = (int64_t)ref->id;
-    }
+    if (sc->collect && !pdq_only)
+        return s_push(sc, (int64_t)ref->id, fp.desc);
     return 0;
+}
+
+/* Descriptors only (no hash indexing), for a rebuild while running. */
+static int s_collect_desc(const hm_ref_t *ref, void *arg)
+{
+    scan_t *sc = arg;
+    hm_fp_t fp;
+    if ((ref->flags & HM_REF_PDQ_ONLY) || hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0)
+        return 0;
+    return s_push(sc, (int64_t)ref->id, fp.desc);
+}
+
+int hm__engine_vindex_grow(hm_engine_t *e)
+{
+    if (!e->vindex || !hm_vindex_outgrown(e->vindex))
+        return 0;
+    scan_t sc = { .e = e, .collect = 1 };
+    uint64_t t0 = (uint64_t)time(NULL);
+    int rc = hm_store_foreach_ref(e->store, s_collect_desc, &sc);
+    if (!rc) {
+        hm_log_info("vindex_rebuild", "refs=%zu reason=growth was=\"%s\"", sc.n,
+                    hm_vindex_describe(e->vindex));
+        rc = hm_vindex_rebuild(e->vindex, sc.x, sc.ids, sc.n);
+    }
+    free(sc.x);
+    free(sc.ids);
+    if (!rc)
+        hm_log_info("vindex_rebuilt", "type=\"%s\" seconds=%" PRIu64, hm_vindex_describe(e->vindex),
+                    (uint64_t)time(NULL) - t0);
+    return rc;
 }
 
 /* The newest "vindex-<seq>.faiss" in dir; 0 when there is none. */
@@ -225,12 +261,21 @@ static int s_build_indexes(hm_engine_t *e)
                     " reason=\"%s\"", snap, snap_seq, now_seq,
                     snap_seq > now_seq ? "newer than the store" : hm_last_error());
     }
-    scan_t sc = { .e = e, .collect = e->vindex == NULL };
+    /* A snapshot of another type than the bank's size calls for (the bank
+     * grew or shrank past a boundary, or an old snapshot without its type)
+     * is rebuilt from the same scan. */
+    int outgrown = e->vindex && hm_vindex_outgrown(e->vindex);
+    scan_t sc = { .e = e, .collect = e->vindex == NULL || outgrown };
     uint64_t t0 = (uint64_t)time(NULL);
     rc = hm_store_foreach_ref(e->store, s_scan_ref, &sc);
     if (!rc && !e->vindex) {
         hm_log_info("vindex_rebuild", "refs=%zu", sc.n);
         rc = hm_vindex_build(&e->vindex, &vo, sc.x, sc.ids, sc.n);
+    } else if (!rc && outgrown) {
+        hm_log_info("vindex_rebuild", "refs=%zu reason=type was=\"%s\"", sc.n,
+                    hm_vindex_describe(e->vindex));
+        rc = hm_vindex_rebuild(e->vindex, sc.x, sc.ids, sc.n);
+        snap_seq = snap_seq ? snap_seq : now_seq; /* save the new one below */
     }
     free(sc.x);
     free(sc.ids);

@@ -114,6 +114,10 @@ typedef struct hm_engine_opts {
     int strike_limit;           /* default 3 */
     int nosync;                 /* relaxed durability (opt-in) */
     int no_local_features;      /* 1: no local-feature signal (faster, blind to crops) */
+    int lf_keep_vocabulary;     /* 1: train the local-feature vocabulary at open or on
+                                   the first batch only, not again when the bank has
+                                   grown fourfold (when later additions are not
+                                   representative: bench_e2e's synthetic references) */
 } hm_engine_opts_t;
 
 /*

@@ -88,6 +88,8 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
             rc = irc;
         }
     }
+    if (!rc && hm__engine_vindex_grow(e))
+        hm_log_error("vindex_rebuild_failed", "reason=\"%s\"", hm_last_error());
 leave:
     pthread_mutex_unlock(&e->write);
     return rc;

@@ -55,6 +55,9 @@ int hm__engine_lf_build(hm_engine_t *e);
 /* Index the local features of just-committed references (write mutex held);
  * trains the vocabulary first when there is none.  */
 int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n);
+/* After adds (under the write mutex): rebuild the descriptor index from the
+ * store when the bank has outgrown its type (hm_vindex_outgrown()). */
+int hm__engine_vindex_grow(hm_engine_t *e);
 /* The current thresholds (a copy). */
 hm_thresholds_t hm__engine_thresholds(hm_engine_t *e);
 

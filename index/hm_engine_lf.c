@@ -135,7 +135,8 @@ int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
         return 0;
     /* No vocabulary yet, or the bank outgrew it: rebuild from the store
      * (the batch is committed, so it is part of what the store holds). */
-    if (!e->lf || e->lf_refs + with >= 4 * (e->lf_trained_refs ? e->lf_trained_refs : 1) + 64)
+    if (!e->lf || (!e->opts.lf_keep_vocabulary &&
+                   e->lf_refs + with >= 4 * (e->lf_trained_refs ? e->lf_trained_refs : 1) + 64))
         return hm__engine_lf_build(e);
     hm_lf_feat_t f = { 0 };
     int rc = hm_lf_feat_init(&f, HM_LF_MAX_KP);

@@ -82,6 +82,8 @@ int hm_engine_repl_apply(hm_engine_t *e, const void *const *recs, const size_t *
             rc = HM_E_INDEX;
         }
     }
+    if (!rc && hm__engine_vindex_grow(e))
+        hm_log_error("vindex_rebuild_failed", "reason=\"%s\"", hm_last_error());
 leave:
     free(done);
     if (last_seq && hm_store_seq(e->store, last_seq) != 0)

@@ -25,6 +25,7 @@ struct hm_vindex {
     FaissIndex *index;
     hm_vindex_opts_t opts;
     char factory[128];
+    size_t built_n;          /* vectors it was built for (0 when loaded) */
     pthread_rwlock_t lock;
 };
 
@@ -41,7 +42,7 @@ static void s_defaults(hm_vindex_opts_t *o, const hm_vindex_opts_t *in)
         *o = *in;
     if (o->pca_dim <= 0) o->pca_dim = 128;
     if (!o->pca_min_refs) o->pca_min_refs = 1000;
-    if (!o->ivf_min_refs) o->ivf_min_refs = 200000;
+    if (!o->ivf_min_refs) o->ivf_min_refs = 50000;
     if (o->nprobe <= 0) o->nprobe = 16;
 }
 
@@ -101,6 +102,7 @@ int hm_vindex_build(hm_vindex_t **out, const hm_vindex_opts_t *opts, const float
         goto leave;
     }
     hm_log_info("vindex_built", "type=\"%s\" n=%zu", v->factory, n);
+    v->built_n = n;
     *out = v;
     return 0;
 leave:
@@ -118,6 +120,39 @@ void hm_vindex_free(hm_vindex_t **self_p)
     pthread_rwlock_destroy(&v->lock);
     free(v);
     *self_p = NULL;
+}
+
+int hm_vindex_outgrown(hm_vindex_t *v)
+{
+    if (!v || v->opts.factory)
+        return 0;
+    hm_vindex_t probe = { .opts = v->opts };
+    pthread_rwlock_rdlock(&v->lock);
+    size_t n = (size_t)faiss_Index_ntotal(v->index);
+    s_choose(&probe, n);
+    int out = n >= 4 * v->built_n + 64 && strcmp(probe.factory, v->factory) != 0;
+    pthread_rwlock_unlock(&v->lock);
+    return out;
+}
+
+int hm_vindex_rebuild(hm_vindex_t *v, const float *x, const int64_t *ids, size_t n)
+{
+    if (!v)
+        return hm__seterr(HM_E_INVAL, "hm_vindex_rebuild: NULL");
+    hm_vindex_t *fresh;
+    int rc = hm_vindex_build(&fresh, &v->opts, x, ids, n);
+    if (rc)
+        return rc;
+    /* swap the insides: searches wait only for the pointer exchange */
+    pthread_rwlock_wrlock(&v->lock);
+    FaissIndex *old = v->index;
+    v->index = fresh->index;
+    v->built_n = fresh->built_n;
+    memcpy(v->factory, fresh->factory, sizeof v->factory);
+    pthread_rwlock_unlock(&v->lock);
+    fresh->index = old;
+    hm_vindex_free(&fresh);
+    return 0;
 }
 
 int hm_vindex_add(hm_vindex_t *v, const float *x, int64_t id)
@@ -145,11 +180,24 @@ int hm_vindex_remove(hm_vindex_t *v, int64_t id)
     return removed ? 0 : hm__seterr(HM_E_NOTFOUND, "vector %lld not in index", (long long)id);
 }
 
+/* The OpenMP runtime FAISS is built with (libgomp); declared here rather
+ * than through <omp.h>, which clang (the fuzzing build) does not ship. */
+extern void omp_set_num_threads(int n);
+
 int hm_vindex_search(hm_vindex_t *v, const float *q, int k, float *sims, int64_t *ids,
                      int *found)
 {
     if (k <= 0)
         return hm__seterr(HM_E_INVAL, "k must be positive");
+    /* One query is too little work to share: FAISS's OpenMP team for it
+     * spun on the other core (18% of bench_e2e's CPU at 100k references
+     * was libgomp waiting) while hallmark's own threads wanted it.  Each
+     * searching thread runs FAISS on itself alone. */
+    static _Thread_local int single;
+    if (!single) {
+        omp_set_num_threads(1);
+        single = 1;
+    }
     idx_t *labels = (idx_t *)ids;
     pthread_rwlock_rdlock(&v->lock);
     int rc = faiss_Index_search(v->index, 1, q, k, sims, labels);
@@ -196,6 +244,18 @@ int hm_vindex_save(hm_vindex_t *v, const char *path)
         fsync(fileno(f));
         fclose(f);
     }
+    /* The factory string beside it (FAISS' file does not say): written
+     * first, so a snapshot never has another snapshot's type. */
+    char tpath[4200];
+    snprintf(tpath, sizeof tpath, "%s.type", path);
+    FILE *tf = fopen(tpath, "w");
+    if (tf) {
+        pthread_rwlock_rdlock(&v->lock);
+        fprintf(tf, "%s\n", v->factory);
+        pthread_rwlock_unlock(&v->lock);
+        if (fclose(tf) != 0)
+            remove(tpath);
+    }
     if (rename(tmp, path) != 0)
         return hm__seterr(HM_E_IO, "rename %s: failed", tmp);
     return 0;
@@ -226,6 +286,19 @@ int hm_vindex_load(hm_vindex_t **out, const hm_vindex_opts_t *opts, const char *
     snprintf(v->factory, sizeof v->factory, "IVF(loaded)");
     if (s_set_nprobe(v) != 0)
         snprintf(v->factory, sizeof v->factory, "loaded");
+    /* ...unless the sidecar written with it names it (one line, a factory
+     * string; anything else is ignored and the index counts as of unknown
+     * type, which hm_vindex_outgrown() reports as due for a rebuild). */
+    char tpath[4200], line[128];
+    snprintf(tpath, sizeof tpath, "%s.type", path);
+    FILE *tf = fopen(tpath, "r");
+    if (tf) {
+        if (fgets(line, sizeof line, tf) && strncmp(line, "IDMap2,", 7) == 0) {
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(v->factory, sizeof v->factory, "%s", line);
+        }
+        fclose(tf);
+    }
     *out = v;
     return 0;
 leave:

@@ -5,6 +5,7 @@
  * descriptor snapshot, top-k, readers during writes, and kill -9 while adding.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -363,6 +364,73 @@ START_TEST(test_kill9_while_adding)
 }
 END_TEST
 
+/* A bank grown by adds from empty past 1,000 references gets the larger
+ * descriptor index at once (not only after a restart), and a restart keeps
+ * it (the snapshot names its type). */
+START_TEST(test_vindex_grows_with_bank)
+{
+    char *d = tu_tmpdir();
+    hm_engine_t *e;
+    hm_engine_opts_t eo = { .nosync = 1, .no_local_features = 1 };
+    ck_assert_int_eq(hm_engine_open(&e, d, &eo), 0);
+    enum { N = 1200 };
+    hm_fp_t *fps = calloc(N, sizeof *fps);
+    hm_engine_item_t *it = calloc(N, sizeof *it);
+    char (*ids)[16] = calloc(N, 16);
+    uint64_t st = 5;
+    for (int i = 0; i < N; i++) {
+        hm_fp_t *fp = &fps[i];
+        for (int v = 0; v < HM_DIH_COUNT; v++)
+            for (int w = 0; w < 4; w++) fp->full.pdq[v].w[w] = tu_rand(&st);
+        fp->full.quality = 100;
+        fp->full.phash = tu_rand(&st), fp->full.dhash = tu_rand(&st);
+        double n = 0;
+        for (int k = 0; k < HM_DESC_DIM; k++) {
+            fp->desc[k] = (float)((double)(tu_rand(&st) % 1000) - 500);
+            n += (double)fp->desc[k] * fp->desc[k];
+        }
+        for (int k = 0; k < HM_DESC_DIM; k++) fp->desc[k] /= (float)sqrt(n);
+        snprintf(ids[i], 16, "g%d", i);
+        it[i] = (hm_engine_item_t){ .meta = { .ext_id = ids[i], .bank = HM_BANK_COUNTERFEIT, .brand = "B" },
+                                    .fp = fp };
+        for (int b = 0; b < 32; b += 8) {
+            uint64_t r = tu_rand(&st);
+            memcpy(it[i].sha256 + b, &r, 8);
+        }
+    }
+    char *js;
+    ck_assert_int_eq(hm_engine_add_many(e, it, 600), 0);
+    ck_assert_int_eq(hm_engine_stats_json(e, &js), 0);
+    ck_assert_msg(strstr(js, "\"IDMap2,Flat\"") != NULL, "%s", js);
+    free(js);
+    ck_assert_int_eq(hm_engine_add_many(e, it + 600, N - 600), 0);
+    ck_assert_int_eq(hm_engine_stats_json(e, &js), 0);
+    ck_assert_msg(strstr(js, "PCAW128") != NULL, "%s", js);
+    free(js);
+    /* every descriptor is still found, exactly */
+    hm_verdict_t v;
+    hm_query_t q = { .top_k = 1 };
+    for (int i = 0; i < N; i += 97) {
+        hm_fp_t probe = fps[i];
+        for (int vv = 0; vv < HM_DIH_COUNT; vv++) /* no hash may match: the descriptor must */
+            for (int w = 0; w < 4; w++) probe.full.pdq[vv].w[w] = ~probe.full.pdq[vv].w[w];
+        probe.full.phash = ~probe.full.phash, probe.full.dhash = ~probe.full.dhash;
+        ck_assert_int_eq(hm_engine_score_fp(e, &probe, &q, &v), 0);
+        ck_assert_str_eq(v.matches[0].ref, ids[i]);
+        ck_assert_str_eq(v.matches[0].signal, "desc");
+    }
+    hm_engine_close(&e);
+    ck_assert_int_eq(hm_engine_open(&e, d, &eo), 0);
+    ck_assert_int_eq(hm_engine_stats_json(e, &js), 0);
+    ck_assert_msg(strstr(js, "PCAW128") != NULL, "%s", js);
+    free(js);
+    hm_engine_close(&e);
+    free(fps), free(it), free(ids);
+    tu_rmtree(d);
+    free(d);
+}
+END_TEST
+
 Suite *hm_suite_engine(void)
 {
     Suite *s = suite_create("engine");
@@ -377,5 +445,9 @@ Suite *hm_suite_engine(void)
     tcase_add_test(tc, test_readers_during_writes);
     tcase_add_test(tc, test_kill9_while_adding);
     suite_add_tcase(s, tc);
+    TCase *tg = tcase_create("growth");
+    tcase_set_timeout(tg, 120);
+    tcase_add_test(tg, test_vindex_grows_with_bank);
+    suite_add_tcase(s, tg);
     return s;
 }

@@ -113,6 +113,82 @@ START_TEST(test_empty_and_bad)
 }
 END_TEST
 
+/* A bank that grows past pca_min_refs by adds is rebuilt as the larger type;
+ * a snapshot keeps its type in a sidecar, and one without a readable type
+ * counts as due for a rebuild. */
+START_TEST(test_outgrown_rebuild_sidecar)
+{
+    enum { N = 400 };
+    uint64_t st = 99;
+    float *x = malloc(sizeof(float) * D * N);
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) { s_rand_unit(&st, x + (size_t)i * D); ids[i] = 50 + i; }
+    hm_vindex_opts_t o = { .dim = D, .pca_min_refs = 200 };
+    hm_vindex_t *v;
+    ck_assert_int_eq(hm_vindex_build(&v, &o, NULL, NULL, 0), 0);
+    ck_assert_str_eq(hm_vindex_describe(v), "IDMap2,Flat");
+    ck_assert_int_eq(hm_vindex_outgrown(v), 0);
+    for (int i = 0; i < 150; i++)
+        ck_assert_int_eq(hm_vindex_add(v, x + (size_t)i * D, ids[i]), 0);
+    ck_assert_int_eq(hm_vindex_outgrown(v), 0); /* grew, but still the flat type's size */
+    for (int i = 150; i < N; i++)
+        ck_assert_int_eq(hm_vindex_add(v, x + (size_t)i * D, ids[i]), 0);
+    ck_assert_int_eq(hm_vindex_outgrown(v), 1);
+    ck_assert_int_eq(hm_vindex_rebuild(v, x, ids, N), 0);
+    ck_assert_str_eq(hm_vindex_describe(v), "IDMap2,PCAW128,L2norm,Flat");
+    ck_assert_uint_eq(hm_vindex_count(v), N);
+    ck_assert_int_eq(hm_vindex_outgrown(v), 0);
+    float sims[2];
+    int64_t got[2];
+    int found, hits = 0;
+    for (int i = 0; i < N; i += 7) {
+        ck_assert_int_eq(hm_vindex_search(v, x + (size_t)i * D, 2, sims, got, &found), 0);
+        hits += got[0] == ids[i];
+    }
+    ck_assert_int_ge(hits, 55); /* of 58 */
+    ck_assert_int_eq(hm_vindex_rebuild(NULL, x, ids, N), HM_E_INVAL);
+
+    char *dir = tu_tmpdir();
+    char path[4096], tpath[4200];
+    snprintf(path, sizeof path, "%s/v.faiss", dir);
+    snprintf(tpath, sizeof tpath, "%s.type", path);
+    ck_assert_int_eq(hm_vindex_save(v, path), 0);
+    hm_vindex_t *w;
+    ck_assert_int_eq(hm_vindex_load(&w, &o, path), 0);
+    ck_assert_str_eq(hm_vindex_describe(w), "IDMap2,PCAW128,L2norm,Flat");
+    ck_assert_int_eq(hm_vindex_outgrown(w), 0);
+    hm_vindex_free(&w);
+    /* broken, hostile, empty or missing sidecars: the type is unknown */
+    const char *bad[] = { "garbage\n", "IDMap2,", "", "IDMap2,Flat" };
+    for (int k = 0; k < 5; k++) {
+        FILE *f;
+        if (k < 3) {
+            f = fopen(tpath, "w");
+            fputs(bad[k], f);
+            fclose(f);
+        } else if (k == 3) { /* a line far longer than any factory string */
+            f = fopen(tpath, "w");
+            fputs("IDMap2,", f);
+            for (int i = 0; i < 100000; i++) fputc('P', f);
+            fclose(f);
+        } else {
+            remove(tpath);
+        }
+        ck_assert_int_eq(hm_vindex_load(&w, &o, path), 0);
+        ck_assert_uint_eq(hm_vindex_count(w), N);
+        if (k == 0 || k == 2 || k == 4) {
+            ck_assert_str_eq(hm_vindex_describe(w), "loaded");
+            ck_assert_int_eq(hm_vindex_outgrown(w), 1);
+        }
+        hm_vindex_free(&w);
+    }
+    tu_rmtree(dir);
+    free(dir);
+    hm_vindex_free(&v);
+    free(x);
+}
+END_TEST
+
 Suite *hm_suite_vindex(void)
 {
     Suite *s = suite_create("vindex");
@@ -121,6 +197,7 @@ Suite *hm_suite_vindex(void)
     tcase_add_test(tc, test_flat);
     tcase_add_test(tc, test_pca);
     tcase_add_test(tc, test_empty_and_bad);
+    tcase_add_test(tc, test_outgrown_rebuild_sidecar);
     suite_add_tcase(s, tc);
     return s;
 }
