@@ -19,7 +19,9 @@
  *                  engine searches);
  *   phash, dhash   whole images; *_trim with trimmed boxes on both sides;
  *   desc           cosine of the global descriptors;
- *   opencv_phash   the peer (bench/peer_opencv), 64 bits.
+ *   opencv_phash   the peer (bench/peer_opencv), 64 bits;
+ *   local          local features alone (the engine with hm_query_t.local_only:
+ *                  inverted file, RANSAC fit, the verified score).
  * The fused verdict is the engine's (hm_engine_score on the query's bytes, with
  * top_k, so local features take part), ranked by
  * its score, once with the built-in thresholds and once with the thresholds
@@ -51,11 +53,11 @@
 
 enum {
     S_PDQ, S_PDQ_DIH, S_PDQ_DIH_TRIM, S_PHASH, S_PHASH_TRIM, S_DHASH, S_DHASH_TRIM, S_DESC,
-    S_OPENCV, S_FUSED_DEFAULT, S_FUSED_CAL, S_COUNT
+    S_OPENCV, S_LOCAL, S_FUSED_DEFAULT, S_FUSED_CAL, S_COUNT
 };
 static const char *s_sig_name[S_COUNT] = {
     "pdq", "pdq_dih", "pdq_dih_trim", "phash", "phash_trim", "dhash", "dhash_trim", "desc",
-    "opencv_phash", "fused_default", "fused_calibrated"
+    "opencv_phash", "local", "fused_default", "fused_calibrated"
 };
 
 typedef struct {
@@ -334,6 +336,7 @@ typedef struct {
     run_t *r;
     hm_engine_t *e;
     pred_t *out;
+    int local_only;
     atomic_int next;
     atomic_long tp, fp;
 } eval_job_t;
@@ -342,7 +345,7 @@ static void *s_eval_worker(void *arg)
 {
     eval_job_t *j = arg;
     run_t *r = j->r;
-    hm_query_t qq = { .top_k = 10 };
+    hm_query_t qq = { .top_k = 10, .local_only = j->local_only };
     hm_verdict_t *v = malloc(sizeof *v);
     hm_fp_ctx_t *ctx = NULL;
     hm_fp_ctx_new(&ctx, NULL);
@@ -373,9 +376,10 @@ static void *s_eval_worker(void *arg)
 /* The fused verdict on every query (top_k 10, so a best reference is listed
  * even below threshold): its best match and score, and the precision and
  * recall of the engine's own decision.  Query-parallel. */
-static void s_engine_eval(run_t *r, hm_engine_t *e, pred_t *out, double *dec_p, double *dec_r)
+static void s_engine_eval(run_t *r, hm_engine_t *e, pred_t *out, int local_only, double *dec_p,
+                          double *dec_r)
 {
-    eval_job_t j = { .r = r, .e = e, .out = out };
+    eval_job_t j = { .r = r, .e = e, .out = out, .local_only = local_only };
     pthread_t th[64];
     for (int t = 0; t < r->threads; t++)
         pthread_create(&th[t], NULL, s_eval_worker, &j);
@@ -554,7 +558,7 @@ static void s_thr_text(int s, double thr, char *buf, size_t cap)
         snprintf(buf, cap, "none");
     else if (s == S_DESC)
         snprintf(buf, cap, "cos >= %.4f", thr);
-    else if (s >= S_FUSED_DEFAULT)
+    else if (s >= S_LOCAL)
         snprintf(buf, cap, "score >= %.4f", thr);
     else
         snprintf(buf, cap, "d <= %d", (int)(-thr + 0.5));
@@ -747,8 +751,16 @@ int main(int argc, char **argv)
         dup += items[i].rc != 0;
     if (dup)
         fprintf(stderr, "bench_accuracy: %d references not added (duplicate bytes)\n", dup);
-    s_engine_eval(r, e, r->pred[S_FUSED_DEFAULT], &dec_p[0], &dec_r[0]);
+    s_engine_eval(r, e, r->pred[S_FUSED_DEFAULT], 0, &dec_p[0], &dec_r[0]);
     s_eval_signal(r, S_FUSED_DEFAULT, &res[S_FUSED_DEFAULT]);
+    /* local features alone: the engine asked for that signal only */
+    {
+        double lp, lr;
+        s_engine_eval(r, e, r->pred[S_LOCAL], 1, &lp, &lr);
+        s_eval_signal(r, S_LOCAL, &res[S_LOCAL]);
+        fprintf(stderr, "bench_accuracy: local features alone: decision precision %.4f recall %.4f\n",
+                lp, lr);
+    }
     /* Calibrated: each signal's precision-0.999 threshold, as the engine
      * searches it (PDQ with dihedral variants and trim; pHash/dHash with trim). */
     /* PDQ is clamped to the widest radius the engine's hash index searches
@@ -783,7 +795,7 @@ int main(int argc, char **argv)
     fclose(tf);
     double e2e_cal_1 = 0;
     if (hm_engine_load_thresholds(e, thrpath) == 0) {
-        s_engine_eval(r, e, r->pred[S_FUSED_CAL], &dec_p[1], &dec_r[1]);
+        s_engine_eval(r, e, r->pred[S_FUSED_CAL], 0, &dec_p[1], &dec_r[1]);
         s_eval_signal(r, S_FUSED_CAL, &res[S_FUSED_CAL]);
         e2e_cal_1 = s_e2e(r, e, 1);
     } else {

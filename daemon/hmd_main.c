@@ -27,6 +27,7 @@
 #include "hm_decode.h"
 #include "hm_engine.h"
 #include "hm_error.h"
+#include "hm_lf_ref.h"
 #include "hm_log.h"
 #include "hmd_config.h"
 #include "hmd_auth.h"
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
     if (cfg->replica_of[0] && (rc = hmd_replica_bootstrap(cfg, m)) != 0)
         goto fail;
     hm_engine_opts_t eo = { .readonly = 0, .strike_limit = cfg->strike_limit, .nosync = cfg->nosync };
+    hm_lf_ref_set_keypoints(cfg->lf_keypoints); /* range-checked by the config table */
     if ((rc = hm_engine_open(&e, cfg->db, &eo)) != 0)
         goto fail;
     if (cfg->replica_of[0]) {

@@ -97,6 +97,8 @@ typedef struct hm_query {
     const char *image_id;
     int top_k;                  /* > 0: always list the k nearest references */
     int record_strikes;         /* 1: a counterfeit verdict adds a strike */
+    int local_only;             /* 1: local features alone (no hashes, descriptor or
+                                   regions): to evaluate or review that signal */
 } hm_query_t;
 
 typedef struct hm_ref_meta {

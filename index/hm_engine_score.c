@@ -235,6 +235,9 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
         top_k = HM_VERDICT_MAX_MATCHES;
     static _Thread_local cands_t cs;
     cs.n = 0;
+    int local_only = q && q->local_only;
+    if (local_only)
+        goto local;
     s_hash_search(e, &cs, &t, &fp->full, 0, NULL, top_k);
     if (fp->has_trim)
         s_hash_search(e, &cs, &t, &fp->trim, 1, NULL, top_k);
@@ -248,6 +251,7 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
     }
     if (ctx && !s_any_matched(&cs))
         s_region_search(e, &cs, &t, ctx, top_k);
+local:
     if (!s_any_matched(&cs))
         s_local_search(e, &cs, &t, ctx, img, len);
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);

@@ -28,8 +28,9 @@
  * 38 bytes per reference keypoint in the lists plus 8 for its position,
  * size and angle: ~11.8 KB per reference with 256 keypoints, measured 16.2
  * KB at 10k and 100k references (lists grow by doubling; the slack is the
- * rest).  Use fewer keypoints per reference for very large banks (the
- * cost is linear in them).
+ * rest); ~17.7 KB (x 1.5) with the 384 that references keep by default.
+ * Use fewer keypoints per reference for very large banks (the cost is
+ * linear in them: hm_lf_ref_set_keypoints(), `--lf-keypoints`).
  *
  * Why not FAISS IndexBinaryIVF (index/hm_faiss_binary.h): the payload
  * here is (reference, keypoint), removal must be cheap and reads must run
@@ -54,15 +55,16 @@
  * appends to the lists; a remove marks the reference dead (queries skip it
  * at once) and hm_lfindex_compact() gives the space back.
  *
- * Cost (bench_lf, queries of 768 keypoints + their mirror set, defaults;
- * this 2-core machine was shared with other jobs, so +-2x): 8-9 ms per
- * query at 200 and 10k references (quantising 1,536 descriptors against
- * 1,088 centroids dominates), 14.5 ms at 100k (list scans join in: a query
- * descriptor lands in crowded words more often than the mean list length
- * suggests; longest list 11.2k entries against a mean of 390).  NOT yet the
- * "few ms at 100k" target; the levers are a vocabulary trained on a real
- * large bank, fewer query descriptors in the search, and a SIMD arg-min in
- * the quantiser.
+ * Cost (bench_lf, queries of 768 keypoints + their mirror set, 256 per
+ * reference; 2 cores, shared): with the block arg-min quantiser and 2
+ * probes, 1.1 ms per query at 200 references (was 8-9 ms with 1 probe and
+ * the plain quantiser), 3.75 ms at 10k, 15.2 ms at 100k.  At 100k the list
+ * scans dominate and are memory-bound: ~3,000 lists per query, crowded
+ * words (longest 11.2k entries against a mean of 390), 32 bytes read per
+ * entry.  NOT the "few ms at 100k" target; the levers left are a larger
+ * vocabulary trained on a real large bank (shorter lists), a short-prefix
+ * pre-filter (fewer bytes per entry), fewer query descriptors (512: -25%
+ * time, -1 point of recall at 100k in bench_e2e).
 
  * Concurrency: many readers, one writer.  Queries take the read side of a
  * rwlock, add / remove / compact the write side (an add holds it for the

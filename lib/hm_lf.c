@@ -19,7 +19,7 @@
 #define LF_TWO_PI 6.283185307179586
 
 const hm_lf_opts_t hm_lf_opts_default = {
-    .max_kp = 256, .levels = 4, .level_scale = 1.41f, .fast_t = 16, .max_side = 360, .grid = 8,
+    .max_kp = 384, .levels = 4, .level_scale = 1.41f, .fast_t = 16, .max_side = 360, .grid = 8,
 };
 
 /* The pattern: 256 pairs of (dx, dy), generated once. */

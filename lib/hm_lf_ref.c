@@ -2,6 +2,7 @@
 #include "hm_lf_ref.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,22 @@ typedef struct {
     hm_lf_ctx_t *rctx, *qctx;
     hm_lf_feat_t r, q, m;
 } tls_t;
+
+static atomic_int s_ref_kp = 0; /* 0: hm_lf_opts_default.max_kp */
+
+int hm_lf_ref_set_keypoints(int n)
+{
+    if (n < 32 || n > 1024)
+        return hm__seterr(HM_E_INVAL, "reference keypoints must be 32..1024, not %d", n);
+    atomic_store(&s_ref_kp, n);
+    return 0;
+}
+
+int hm_lf_ref_keypoints(void)
+{
+    int n = atomic_load(&s_ref_kp);
+    return n ? n : hm_lf_opts_default.max_kp;
+}
 
 static pthread_key_t s_key;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
@@ -50,7 +67,7 @@ static tls_t *s_tls(void)
     if (!t)
         return NULL;
     if (hm_lf_ctx_create(&t->rctx, NULL) || hm_lf_ctx_create(&t->qctx, &s_query_opts) ||
-        hm_lf_feat_init(&t->r, (uint32_t)hm_lf_opts_default.max_kp) ||
+        hm_lf_feat_init(&t->r, 1024) ||
         hm_lf_feat_init(&t->q, (uint32_t)s_query_opts.max_kp) ||
         hm_lf_feat_init(&t->m, (uint32_t)s_query_opts.max_kp) || pthread_setspecific(s_key, t)) {
         s_free(t);
@@ -71,6 +88,18 @@ int hm_lf_ref_blob(const void *img, size_t len, uint8_t **blob, size_t *blob_len
     tls_t *t = s_tls();
     if (!t)
         return hm__seterr(HM_E_NOMEM, "local-feature scratch");
+    /* the keypoint count changed since this thread's context was made */
+    int want = hm_lf_ref_keypoints();
+    if (hm_lf_ctx_opts(t->rctx)->max_kp != want) {
+        hm_lf_opts_t o = hm_lf_opts_default;
+        o.max_kp = want;
+        hm_lf_ctx_t *c;
+        int crc = hm_lf_ctx_create(&c, &o);
+        if (crc)
+            return crc;
+        hm_lf_ctx_destroy(&t->rctx);
+        t->rctx = c;
+    }
     int rc = s_decode(t, img, len, 348);
     if (rc)
         return rc;

@@ -2,7 +2,8 @@
  * hm_lf_ref.h - local features of encoded images, at the resolutions the
  * matcher wants (hm_lf.h, measured there):
  *   references: decoded with target_side 348 (grocery-sized photos are not
- *               shrunk), 256 keypoints, level 0 at most 360 px;
+ *               shrunk), 384 keypoints (hm_lf_ref_set_keypoints()), level 0
+ *               at most 360 px;
  *   queries:    decoded with target_side 512, 768 keypoints, level 0 at most
  *               512 px, plus the mirror set (so mirrored copies match).
  * Each thread keeps its own decoder and extraction scratch (a pthread key
@@ -22,6 +23,19 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * hm_lf_ref_set_keypoints - keypoints kept per reference from now on, in
+ * this process (every thread; default hm_lf_opts_default.max_kp = 384).
+ * Fewer keypoints store and search less for very large banks, at some
+ * recall on crops, rotations and combinations (docs/ARCHITECTURE.md has the
+ * measured costs): HM_LF_SERIAL_PER_KP (38) bytes per keypoint stored, and
+ * list scans in proportion.  References already stored keep theirs.
+ * @return 0, HM_E_INVAL (n outside 32..1024).
+ */
+int hm_lf_ref_set_keypoints(int n);
+/* The number in use. */
+int hm_lf_ref_keypoints(void);
 
 /*
  * hm_lf_ref_blob - decode a reference image and serialise its features.

@@ -202,6 +202,10 @@ START_TEST(test_usage)
     ck_assert_int_eq(RUN(NULL, NULL, NULL, "send", "demo/queries"), 2);
     ck_assert_int_eq(RUN(NULL, NULL, NULL, "authorize", "--db", s_path("db"), "--brand", "X"), 2);
     ck_assert_int_eq(RUN(NULL, NULL, NULL, "stats", "--bogus"), 2);
+    static const char *const bad_kp[] = { "0", "31", "1025", "-5", "12x", "", "99999999999999999999" };
+    for (size_t i = 0; i < sizeof bad_kp / sizeof bad_kp[0]; i++)
+        ck_assert_int_eq(RUN(NULL, NULL, NULL, "backfill", "--db", s_path("db"), "--bank", "genuine",
+                             "--brand", "X", "--lf-keypoints", bad_kp[i], "demo/refs"), 2);
     static const char *cmds[] = { "hash", "add", "backfill", "score", "send", "stats", "remove",
                                   "authorize", "verify", "keygen", "export", "import" };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

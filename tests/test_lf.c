@@ -20,9 +20,13 @@
 #include "hm_error.h"
 #include "hm_geom.h"
 #include "hm_lf.h"
+#include "hm_lf_ref.h"
 #include "hm_lfindex.h"
 #include "hm_simd.h"
 #include "lf_gen.h"
+
+/* keypoints the reference context keeps (hm_lf_opts_default.max_kp) */
+#define REF_KP ((uint32_t)hm_lf_opts_default.max_kp)
 #include "test_util.h"
 
 /* The photos used: distinct products, one per scene group. */
@@ -136,12 +140,12 @@ START_TEST(extract_basics)
         return;
     hm_lf_ctx_t *ctx = s_ref_ctx();
     hm_lf_feat_t a, b, m;
-    ck_assert_int_eq(hm_lf_feat_init(&a, 256), 0);
-    ck_assert_int_eq(hm_lf_feat_init(&b, 256), 0);
-    ck_assert_int_eq(hm_lf_feat_init(&m, 256), 0);
+    ck_assert_int_eq(hm_lf_feat_init(&a, REF_KP), 0);
+    ck_assert_int_eq(hm_lf_feat_init(&b, REF_KP), 0);
+    ck_assert_int_eq(hm_lf_feat_init(&m, REF_KP), 0);
     s_extract(ctx, 348, buf, len, &a, &m);
     s_extract(ctx, 348, buf, len, &b, NULL);
-    ck_assert_uint_eq(a.n, 256);
+    ck_assert_uint_eq(a.n, REF_KP);
     ck_assert_msg(memcmp(a.desc, b.desc, 32 * a.n) == 0, "extraction is deterministic");
     int quad[4] = { 0 };
     for (uint32_t i = 0; i < a.n; i++) {
@@ -179,7 +183,7 @@ START_TEST(serialise_roundtrip)
         return;
     hm_lf_ctx_t *ctx = s_ref_ctx();
     hm_lf_feat_t a, b = { 0 };
-    hm_lf_feat_init(&a, 256);
+    hm_lf_feat_init(&a, REF_KP);
     s_extract(ctx, 348, buf, len, &a, NULL);
     size_t need = hm_lf_serial_size(&a), got = 0;
     ck_assert_uint_eq(need, HM_LF_SERIAL_HEADER + 1024 + HM_LF_SERIAL_PER_KP * (size_t)a.n);
@@ -216,7 +220,7 @@ START_TEST(bad_inputs)
 {
     hm_lf_ctx_t *ctx = s_ref_ctx();
     hm_lf_feat_t f, small;
-    hm_lf_feat_init(&f, 256);
+    hm_lf_feat_init(&f, REF_KP);
     hm_lf_feat_init(&small, 8);
     static uint8_t px[300 * 300 * 3];
     /* tiny, flat grey, all black: no keypoints, no error */
@@ -261,10 +265,45 @@ START_TEST(bad_inputs)
 }
 END_TEST
 
+/* The reference keypoint count is a process-wide setting: a blob made after
+ * hm_lf_ref_set_keypoints(64) holds at most 64, after 384 more; bad counts
+ * are refused and change nothing. */
+START_TEST(test_ref_keypoints_setting)
+{
+    uint8_t *buf;
+    size_t len;
+    tu_read_file("demo/refs/Oatly-Oat-Milk_002.jpg", &buf, &len);
+    int def = hm_lf_ref_keypoints();
+    ck_assert_int_eq(def, hm_lf_opts_default.max_kp);
+    ck_assert_int_eq(hm_lf_ref_set_keypoints(31), HM_E_INVAL);
+    ck_assert_int_eq(hm_lf_ref_set_keypoints(1025), HM_E_INVAL);
+    ck_assert_int_eq(hm_lf_ref_set_keypoints(-1), HM_E_INVAL);
+    ck_assert_int_eq(hm_lf_ref_keypoints(), def);
+    hm_lf_feat_t f = { 0 };
+    uint32_t n[2];
+    int want[2] = { 64, def };
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(hm_lf_ref_set_keypoints(want[k]), 0);
+        uint8_t *blob;
+        size_t bl;
+        ck_assert_int_eq(hm_lf_ref_blob(buf, len, &blob, &bl), 0);
+        ck_assert_int_eq(hm_lf_deserialize(blob, bl, &f), 0);
+        n[k] = f.n;
+        free(blob);
+    }
+    ck_assert_uint_eq(n[0], 64);
+    ck_assert_uint_gt(n[1], 64);
+    ck_assert_uint_le(n[1], (uint32_t)def);
+    hm_lf_feat_free(&f);
+    free(buf);
+}
+END_TEST
+
 Suite *hm_suite_lf(void)
 {
     Suite *s = suite_create("lf");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_ref_keypoints_setting);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, kernels_agree);
     tcase_add_test(tc, extract_basics);
@@ -298,7 +337,7 @@ static int s_setup(lf_case_t *c)
     for (int i = 0; i < NPHOTO; i++) {
         c->im[i] = lfg_load(c->bytes[i], c->len[i]);
         ck_assert_ptr_nonnull(c->im[i]);
-        hm_lf_feat_init(&c->ref[i], 256);
+        hm_lf_feat_init(&c->ref[i], REF_KP);
         s_extract(c->rctx, 348, c->bytes[i], c->len[i], &c->ref[i], NULL);
     }
     return 0;
@@ -397,7 +436,7 @@ START_TEST(bursts_rejected)
             size_t la, lb;
             uint8_t *a = s_read(prev_path, &la), *b = s_read(line, &lb);
             hm_lf_feat_t r;
-            hm_lf_feat_init(&r, 256);
+            hm_lf_feat_init(&r, REF_KP);
             s_extract(c.rctx, 348, a, la, &r, NULL);
             hm_geom_result_t res = s_best(&c, b, lb, &r);
             ck_assert_msg(!(res.verified && res.score >= HM_GEOM_SCORE_MIN),
@@ -498,7 +537,7 @@ static hm_lfindex_t *s_index(lf_case_t *c)
     hm_lfindex_t *ix;
     ck_assert_int_eq(hm_lfindex_create(&ix, &o), 0);
     ck_assert_int_eq(hm_lfindex_add(ix, 1, &c->ref[0]), HM_E_INVAL); /* untrained */
-    uint64_t *all = malloc(NPHOTO * 256 * 32);
+    uint64_t *all = malloc((size_t)NPHOTO * REF_KP * 32);
     size_t n = 0;
     for (int i = 0; i < NPHOTO; i++) {
         memcpy(all + 4 * n, c->ref[i].desc, 32 * (size_t)c->ref[i].n);

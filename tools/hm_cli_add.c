@@ -23,12 +23,13 @@
 #include "hm_cli_progress.h"
 #include "hm_cli_util.h"
 #include "hm_engine.h"
+#include "hm_lf_ref.h"
 #include "hm_error.h"
 #include "hm_sha.h"
 #include "hm_thumb.h"
 
 enum { OPT_DB = HM_OPT_FIRST_CMD, OPT_BANK, OPT_BRAND, OPT_HOLDER, OPT_SOURCE, OPT_ID, OPT_ID_FROM,
-       OPT_BATCH, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_NOSYNC };
+       OPT_BATCH, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_NOSYNC, OPT_LF_KP };
 
 typedef struct add_run {
     hm_engine_t *e;
@@ -216,7 +217,10 @@ static const char s_help_opts[] =
     "      --progress MODE   auto (default for backfill), bar, lines or none\n"
     "      --progress-interval SEC  seconds between progress lines (bar 0.1, lines 2)\n"
     "      --nosync          skip the meta-page fsync per commit (a system crash\n"
-    "                        may lose the last batch, never consistency)\n";
+    "                        may lose the last batch, never consistency)\n"
+    "      --lf-keypoints N  local-feature keypoints kept per reference (32..1024,\n"
+    "                        default 384; fewer: smaller, faster banks, lower recall\n"
+    "                        on crops and rotations)\n";
 
 static int s_run(int argc, char **argv, int backfill)
 {
@@ -234,6 +238,7 @@ static int s_run(int argc, char **argv, int backfill)
         { "progress", required_argument, NULL, OPT_PROGRESS },
         { "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
         { "nosync", no_argument, NULL, OPT_NOSYNC },
+        { "lf-keypoints", required_argument, NULL, OPT_LF_KP },
         { 0 }
     };
     hm_cli_common_t co;
@@ -283,6 +288,10 @@ static int s_run(int argc, char **argv, int backfill)
             break;
         }
         case OPT_NOSYNC: eo.nosync = 1; break;
+        case OPT_LF_KP:
+            if (hm_cli_parse_int(optarg, 32, 1024, &v) || hm_lf_ref_set_keypoints((int)v))
+                return hm_cli_usage_error(cmd, "--lf-keypoints wants a number from 32 to 1024");
+            break;
         default: return hm_cli_usage_error(cmd, "unknown option");
         }
     }
