@@ -251,7 +251,7 @@ demo: $(CLI_BIN) $(DAEMON_BIN)
 # The benchmark report (bench/report.sh): `make bench` writes bench/report/
 # (REPORT.md, results.json, PNGs; committed); `make bench-quick` a smaller
 # run into $(B)/report-quick/.
-BENCH_TOOLS := $(BENCH_BIN) $(BENCH_ACC_BIN) $(PEER_BIN)
+BENCH_TOOLS := $(BENCH_BIN) $(BENCH_ACC_BIN) $(BENCH_E2E_BIN) $(PEER_BIN)
 bench: $(BENCH_TOOLS)
 	B=$(B) bench/report.sh bench/report
 

@@ -42,6 +42,11 @@ if [ -z "$replot" ]; then
 
   echo "report: accuracy (bench_accuracy $quick)" >&2
   "$B/bench_accuracy" $quick --out "$out/data" --peer "$B/peer_opencv" > "$out/data/accuracy.txt"
+
+  echo "report: end to end with and without local features (bench_e2e)" >&2
+  if [ -n "$quick" ]; then e2e_args="--queries 150 --sizes 10000"; else e2e_args=""; fi
+  # shellcheck disable=SC2086
+  "$B/bench_e2e" $e2e_args > "$out/data/e2e.md"
   elapsed=$(( $(date +%s) - t0 ))
   # what the run was, for --replot
   printf 'cpu=%q\ncores=%q\ncommit=%q\nwhen=%q\nreps=%q\nmode=%q\nelapsed=%q\n' \
@@ -53,7 +58,7 @@ fi
 
 # ---- plots (gnuplot, PNG) ----------------------------------------------------
 d="$out/data"
-sigs_plot="pdq pdq_dih pdq_dih_trim phash_trim dhash_trim desc opencv_phash fused_default fused_calibrated"
+sigs_plot="pdq pdq_dih pdq_dih_trim phash_trim dhash_trim desc opencv_phash local fused_default fused_calibrated"
 cols=""
 header=$(head -1 "$d/recall.dat")
 for s in $sigs_plot; do
@@ -177,6 +182,20 @@ fi
   echo "![throughput against threads](throughput_threads.png)"
   echo
   sed -n '/^| threads/,$p' "$d/speed.md"
+  if [ -s "$d/e2e.md" ]; then
+    echo
+    echo "## End to end, with and without local features"
+    echo
+    echo "From \`bench_e2e\` (bench/bench_e2e.c): \`hm_engine_score\` on one thread per image"
+    echo "(decode, fingerprint, hash and descriptor search, content regions, and with local"
+    echo "features on: their extraction, inverted-file search and verification), on the"
+    echo "benchmark's real references and topped up with synthetic ones (real references'"
+    echo "fingerprints and features with bits flipped: they fill the indexes and lists like real"
+    echo "references but never match) to 10k and 100k.  \"No global match\" are the negative"
+    echo "queries: the case that pays for local features, and most of a marketplace's traffic."
+    echo
+    grep '^|' "$d/e2e.md"
+  fi
   if [ -s "$d/search.txt" ]; then
     echo
     echo "## Search against index size"
