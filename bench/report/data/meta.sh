@@ -1,7 +1,7 @@
 cpu=AMD\ EPYC
 cores=2
-commit=11af21e
-when=2026-11-29T16:28Z
+commit=5ffa495
+when=2026-11-29T18:52Z
 reps=15
 mode=full
-elapsed=507
+elapsed=335
