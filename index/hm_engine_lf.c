@@ -35,7 +35,7 @@ int hm__engine_blob_lf(const uint8_t *blob, size_t len, hm_lf_feat_t *lf)
 typedef struct {
     hm_lf_feat_t f;
     uint64_t *sample;
-    size_t n_sample, cap, seen_refs, stride;
+    size_t n_sample, cap, seen_refs, per_ref;
     hm_lfindex_t *ix;
     size_t added;
     int rc;
@@ -53,7 +53,10 @@ static int s_sample(const hm_ref_t *ref, void *arg)
     build_t *b = arg;
     if (hm__engine_blob_lf(ref->fp, ref->fp_len, &b->f) != 0 || b->f.n == 0)
         return 0;
-    for (uint32_t k = 0; k < b->f.n && b->n_sample < b->cap; k += (uint32_t)b->stride)
+    /* per_ref descriptors spread over this reference's set, whatever its size */
+    uint32_t stride = b->f.n > b->per_ref ? (uint32_t)(b->f.n / b->per_ref) : 1;
+    for (uint32_t k = 0, took = 0; k < b->f.n && took < b->per_ref && b->n_sample < b->cap;
+         k += stride, took++)
         memcpy(b->sample + 4 * b->n_sample++, b->f.desc + 4 * (size_t)k, 32);
     return 0;
 }
@@ -94,9 +97,10 @@ int hm__engine_lf_build(hm_engine_t *e)
         goto leave;
     if (b.seen_refs == 0)
         goto leave; /* nothing to train on yet: the first add will */
-    /* Enough descriptors from every reference: stride through each set. */
-    size_t per_ref = TRAIN_MAX / b.seen_refs + 1;
-    b.stride = per_ref >= 256 ? 1 : 256 / per_ref + 1;
+    /* The same share of descriptors from every reference. */
+    b.per_ref = TRAIN_MAX / b.seen_refs;
+    if (b.per_ref < 1)
+        b.per_ref = 1;
     b.cap = TRAIN_MAX;
     b.sample = malloc((size_t)TRAIN_MAX * 32);
     if (!b.sample) {
