@@ -55,6 +55,20 @@ int hm__engine_lf_build(hm_engine_t *e);
 /* Index the local features of just-committed references (write mutex held);
  * trains the vocabulary first when there is none.  */
 int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n);
+
+/* One verified local-feature match (hm_engine_local.c). */
+typedef struct {
+    uint64_t id;
+    hm_geom_result_t geom;
+} hm__local_hit_t;
+/*
+ * hm__engine_local - the query's local features against the inverted file,
+ * each voted reference fitted; its best verified model into hits (one per
+ * reference).  Errors (decode, memory) give 0 hits.
+ * @return the number of hits (0..cap).
+ */
+int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
+                     hm__local_hit_t *hits, int cap);
 /* After adds (under the write mutex): rebuild the descriptor index from the
  * store when the bank has outgrown its type (hm_vindex_outgrown()). */
 int hm__engine_vindex_grow(hm_engine_t *e);

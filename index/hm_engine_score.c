@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "hm_error.h"
-#include "hm_lf_ref.h"
 #include "hm_regions.h"
 #include "hm_sha.h"
 #include "hm_verdict.h"
@@ -75,91 +74,25 @@ static int s_any_matched(const cands_t *cs)
 }
 
 /*
- * Local features: only when no hash or descriptor signal matched (the easy
- * copies never pay for it).  The query is decoded again at the resolution
- * local features want, its keypoints (and their mirror set) vote in the
- * inverted file, and each voted reference's correspondences are fitted; every
- * verified model is a candidate, so each product of a collage can match.
+ * Local features (hm_engine_local.c): only when no hash, descriptor or region
+ * signal matched (the easy copies never pay for it).  Every verified model
+ * is a candidate, so each product of a collage can match.
  */
-/* Each scoring thread's inverted-file scratch, freed when the thread ends. */
-static pthread_key_t s_sc_key;
-static pthread_once_t s_sc_once = PTHREAD_ONCE_INIT;
-
-static void s_sc_free(void *p)
-{
-    hm_lfindex_scratch_t *sc = p;
-    hm_lfindex_scratch_destroy(&sc);
-}
-
-static void s_sc_key_make(void)
-{
-    pthread_key_create(&s_sc_key, s_sc_free);
-}
-
-static hm_lfindex_scratch_t *s_scratch(void)
-{
-    pthread_once(&s_sc_once, s_sc_key_make);
-    hm_lfindex_scratch_t *sc = pthread_getspecific(s_sc_key);
-    if (!sc && hm_lfindex_scratch_create(&sc) == 0 && pthread_setspecific(s_sc_key, sc) != 0)
-        hm_lfindex_scratch_destroy(&sc);
-    return sc;
-}
-
-/* The query's features: from the fingerprint's pixels when they are all
- * local features want (not shrunk on load, or >= 512 px), else decoded again. */
-static int s_lf_features(hm_fp_ctx_t *ctx, const void *img, size_t len, const hm_lf_feat_t **q,
-                         const hm_lf_feat_t **m)
-{
-    const hm_image_t *im = ctx ? hm_fp_ctx_image(ctx) : NULL;
-    if (im && ((im->w == im->orig_w && im->h == im->orig_h) || im->w >= 512 || im->h >= 512))
-        return hm_lf_query_rgb(im->rgb, im->w, im->h, im->stride, q, m);
-    return hm_lf_query(img, len, q, m);
-}
-
 static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
                            hm_fp_ctx_t *ctx, const void *img, size_t len)
 {
-    static _Thread_local hm_geom_result_t geo[HM_VERDICT_MAX_MATCHES];
-    int ngeo = 0;
+    static _Thread_local hm__local_hit_t hits[HM_VERDICT_MAX_MATCHES];
     if (t->local < 0 || !img)
         return;
-    const hm_lf_feat_t *q, *m;
-    hm_lfindex_scratch_t *sc = s_scratch();
-    if (!sc)
-        return;
-    pthread_rwlock_rdlock(&e->lf_lock);
-    if (!e->lf || s_lf_features(ctx, img, len, &q, &m) != 0) {
-        pthread_rwlock_unlock(&e->lf_lock);
-        return;
+    int n = hm__engine_local(e, ctx, img, len, hits, HM_VERDICT_MAX_MATCHES);
+    for (int i = 0; i < n; i++) {
+        s_offer(cs, t, hits[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, hits[i].geom.score, NULL);
+        /* If the local match became the reference's candidate, it carries
+         * its fit as the evidence. */
+        for (int j = 0; j < cs->n; j++)
+            if (cs->c[j].ref == hits[i].id && cs->c[j].signal == HM_SIG_LOCAL)
+                cs->c[j].geom = &hits[i].geom;
     }
-    hm_lfindex_cand_t cand[8];
-    hm_lfindex_qopts_t qo = hm_lfindex_qopts_default;
-    qo.max_cand = 8;
-    int nc = 0;
-    if (hm_lfindex_query(e->lf, sc, q, m, &qo, cand, &nc) == 0) {
-        for (int i = 0; i < nc && ngeo < HM_VERDICT_MAX_MATCHES; i++) {
-            hm_geom_frame_t qf = hm_geom_frame_of(cand[i].mirrored ? m : q);
-            hm_geom_result_t res[3];
-            int nres = 0;
-            if (hm_geom_fit(&qf, &cand[i].frame, cand[i].corr, (size_t)cand[i].ncorr, NULL, res, 3,
-                            &nres) != 0)
-                continue;
-            for (int k = 0; k < nres && ngeo < HM_VERDICT_MAX_MATCHES; k++) {
-                if (!res[k].verified)
-                    continue;
-                geo[ngeo] = res[k];
-                s_offer(cs, t, cand[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, res[k].score, NULL);
-                /* If the local match became the reference's candidate, it
-                 * carries its fit as the evidence. */
-                for (int j = 0; j < cs->n; j++)
-                    if (cs->c[j].ref == cand[i].id && cs->c[j].signal == HM_SIG_LOCAL)
-                        cs->c[j].geom = &geo[ngeo];
-                ngeo++;
-                break; /* one verified model per reference is evidence enough */
-            }
-        }
-    }
-    pthread_rwlock_unlock(&e->lf_lock);
 }
 
 /* query_kind: 0 the whole image, 1 its trimmed box, 2 the region *region. */
