@@ -1,7 +1,7 @@
 cpu=AMD\ EPYC
 cores=2
-commit=5ffa495
-when=2026-11-29T18:52Z
+commit=79ef888
+when=2026-11-29T19:28Z
 reps=15
 mode=full
-elapsed=335
+elapsed=339
