@@ -63,7 +63,7 @@ TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
-BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_lf.c bench/bench_e2e.c bench/bench_repl.c
+BENCH_SRC := bench/bench_fp.c bench/bench_search.c bench/bench_accuracy.c bench/bench_acc_out.c bench/bench_lf.c bench/bench_e2e.c bench/bench_repl.c
 # The copy-detection set and its metrics: linked into the benchmarks and into
 # the test runner (tests/test_bench.c runs a smoke version in `make test`).
 BENCH_LIB_SRC := bench/bench_gen.c bench/bench_metrics.c
@@ -174,7 +174,7 @@ $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 endif
 
-$(BENCH_ACC_BIN): $(B)/bench/bench_accuracy.o $(BENCH_LIB_OBJ) $(LIBA)
+$(BENCH_ACC_BIN): $(B)/bench/bench_accuracy.o $(B)/bench/bench_acc_out.o $(BENCH_LIB_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(PEER_BIN): bench/peer_opencv.cpp $(SETTINGS) | $(DEPS_STAMP)
@@ -331,4 +331,4 @@ distclean: clean
 	rm -rf .deps var
 
 -include $(LIB_OBJ:.o=.d) $(INDEX_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_lf.d $(B)/bench/bench_e2e.d $(B)/bench/bench_repl.d $(B)/bench/bench_load.d $(BENCH_LIB_OBJ:.o=.d)
+         $(B)/bench/bench_fp.d $(B)/bench/bench_search.d $(B)/bench/bench_accuracy.d $(B)/bench/bench_acc_out.d $(B)/bench/bench_lf.d $(B)/bench/bench_e2e.d $(B)/bench/bench_repl.d $(B)/bench/bench_load.d $(BENCH_LIB_OBJ:.o=.d)

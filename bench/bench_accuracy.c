@@ -51,56 +51,13 @@
 #include "hm_matcher.h"
 #include "hm_sha.h"
 
-enum {
-    S_PDQ, S_PDQ_DIH, S_PDQ_DIH_TRIM, S_PHASH, S_PHASH_TRIM, S_DHASH, S_DHASH_TRIM, S_DESC,
-    S_OPENCV, S_LOCAL, S_FUSED_DEFAULT, S_FUSED_CAL, S_COUNT
-};
-static const char *s_sig_name[S_COUNT] = {
-    "pdq", "pdq_dih", "pdq_dih_trim", "phash", "phash_trim", "dhash", "dhash_trim", "desc",
-    "opencv_phash", "local", "fused_default", "fused_calibrated"
-};
-
-typedef struct {
-    int best;       /* photo index of the best reference, -1: no prediction */
-    double score;
-} pred_t;
-
-typedef struct {
-    hmb_set_t set;
-    int nq, nr, threads, e2e_keep;
-    int dump;                    /* write the first dump queries as JPEG files */
-    const char *out_dir;
-    hm_fp_t *rfp, *qfp;          /* reference and query fingerprints */
-    int *qok;                    /* 1 when the query was fingerprinted */
-    double *q_fp_ms;             /* hallmark's whole fingerprint time per query */
-    void **keep;                 /* encoded bytes of the first e2e_keep queries */
-    size_t *keep_len;
-    FILE *records;               /* for the peer: u32 idx, u32 len, bytes */
-    pthread_mutex_t lock;
-    atomic_int next;
-    pred_t *pred[S_COUNT];       /* [signal][query] */
-    uint64_t *peer_q, *peer_r;   /* OpenCV hashes */
-    int *peer_q_ok, *peer_r_ok;
-    double *peer_r_dec, *peer_r_hash; /* the peer's times on the references */
-} run_t;
+#include "bench_acc.h"
 
 static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int s_cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double s_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, s_cmpd);
-    return n ? (n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0;
 }
 
 static void s_record(run_t *r, uint32_t idx, const void *data, size_t len)
@@ -519,12 +476,6 @@ static int s_correct(const run_t *r, int q, const pred_t *p)
            r->set.photos[p->best].group == r->set.photos[sp->src].group;
 }
 
-typedef struct {
-    hmb_metrics_t m;
-    double fam_recall[HMB_F_COUNT];
-    int present;
-} sigres_t;
-
 static void s_eval_signal(const run_t *r, int s, sigres_t *res)
 {
     hmb_pred_t *pp = malloc((size_t)r->nq * sizeof *pp);
@@ -548,20 +499,6 @@ static void s_eval_signal(const run_t *r, int s, sigres_t *res)
     for (int f = 0; f < HMB_F_COUNT; f++)
         res->fam_recall[f] = fam_pos[f] ? (double)fam_hit[f] / fam_pos[f] : NAN;
     free(pp);
-}
-
-/* The threshold in the signal's own unit: distance for hashes, cosine for
- * the descriptor, score for the fused verdict. */
-static void s_thr_text(int s, double thr, char *buf, size_t cap)
-{
-    if (isinf(thr))
-        snprintf(buf, cap, "none");
-    else if (s == S_DESC)
-        snprintf(buf, cap, "cos >= %.4f", thr);
-    else if (s >= S_LOCAL)
-        snprintf(buf, cap, "score >= %.4f", thr);
-    else
-        snprintf(buf, cap, "d <= %d", (int)(-thr + 0.5));
 }
 
 static void s_usage(void)
@@ -675,8 +612,8 @@ int main(int argc, char **argv)
                     a[m] = r->peer_r_dec[i];
                     b[m++] = r->peer_r_hash[i];
                 }
-            peer_dec = s_median(a, m);
-            peer_hash = s_median(b, m);
+            peer_dec = hmb_acc_median(a, m);
+            peer_hash = hmb_acc_median(b, m);
             free(a);
             free(b);
         }
@@ -696,8 +633,8 @@ int main(int argc, char **argv)
             a[i] = (s_now() - ta) * 1e3;
             b[i] = hm_fp_ctx_timing(ctx)->decode_ns * 1e-6;
         }
-        hm_ref_ms = s_median(a, r->nr);
-        hm_ref_dec_ms = s_median(b, r->nr);
+        hm_ref_ms = hmb_acc_median(a, r->nr);
+        hm_ref_dec_ms = hmb_acc_median(b, r->nr);
         free(a);
         free(b);
         hm_fp_ctx_free(&ctx);
@@ -833,8 +770,8 @@ int main(int argc, char **argv)
             }
             hm_engine_remove(e, id);
         }
-        add_ms = s_median(a, m);
-        vis_ms = s_median(b, m);
+        add_ms = hmb_acc_median(a, m);
+        vis_ms = hmb_acc_median(b, m);
         free(v);
         hm_fp_ctx_free(&ctx);
     }
@@ -847,213 +784,33 @@ int main(int argc, char **argv)
         if (system(cmd)) {}
     }
 
-    /* 6. outputs */
-    if (preds_path) { /* per query: spec, then best reference and score per signal */
-        FILE *pf = fopen(preds_path, "w");
-        for (int q = 0; pf && q < r->nq; q++) {
-            const hmb_spec_t *sp = &r->set.specs[q];
-            fprintf(pf, "%d %s %d %d %d", q, hmb_family_name(sp->family), sp->level, sp->positive,
-                    sp->src);
-            for (int s = 0; s < S_COUNT; s++)
-                fprintf(pf, " %d:%.4f", r->pred[s][q].best, r->pred[s][q].score);
-            fprintf(pf, "\n");
-        }
-        if (pf) fclose(pf);
-    }
-    double *fpms = malloc((size_t)r->nq * sizeof *fpms);
-    int nfp = 0;
-    for (int q = 0; q < r->nq; q++)
-        if (r->qok[q]) fpms[nfp++] = r->q_fp_ms[q];
-    double hm_fp_med = s_median(fpms, nfp);
-    free(fpms);
-    int fam_pos[HMB_F_COUNT] = { 0 }, fam_n[HMB_F_COUNT] = { 0 };
-    for (int q = 0; q < r->nq; q++) {
-        fam_n[r->set.specs[q].family]++;
-        fam_pos[r->set.specs[q].family] += r->set.specs[q].positive;
-    }
-    /* weakest families of the best fused verdict available */
-    int fused = res[S_FUSED_CAL].present ? S_FUSED_CAL : S_FUSED_DEFAULT;
-    int weak[HMB_F_COUNT];
-    for (int f = 0; f < HMB_F_COUNT; f++) weak[f] = f;
-    for (int i = 0; i < HMB_F_COUNT; i++)
-        for (int j = i + 1; j < HMB_F_COUNT; j++)
-            if (res[fused].fam_recall[weak[j]] < res[fused].fam_recall[weak[i]]) {
-                int t = weak[i]; weak[i] = weak[j]; weak[j] = t;
-            }
-
-    char path[4200];
-    snprintf(path, sizeof path, "%s/accuracy.md", out_dir);
-    FILE *md = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/accuracy.json", out_dir);
-    FILE *js = fopen(path, "w");
-    if (!md || !js) {
-        fprintf(stderr, "bench_accuracy: cannot write to %s\n", out_dir);
-        return 1;
-    }
-    fprintf(md, "## Accuracy\n\n");
-    fprintf(md, "Copy-detection set from the Grocery Store Dataset (Klasson, Zhang, Kjellström, "
-                "\"A Hierarchical Grocery Store Image Dataset with Visual and Semantic Labels\", "
-                "WACV 2019; MIT licence), train + val: %d photos in %d scene groups, split by "
-                "scene group (seed %llu) into **%d references** and **%d distractors**. "
-                "**%d queries** (%d positives made from references, %d negatives made from "
-                "distractors), %d transform families, generated with libvips in %.0f s "
-                "(%d could not be fingerprinted and count as misses).\n\n",
-            r->set.n_photos, r->set.n_groups, (unsigned long long)seed, r->nr,
-            r->set.n_distractors, r->nq, npos, r->nq - npos, HMB_F_COUNT, t_gen, nfail);
-    fprintf(md, "A positive is found when the best reference is in the source's scene group; "
-                "any other prediction is a false positive. Signals alone use exhaustive "
-                "nearest-reference search over the fingerprints; the fused rows are the "
-                "engine's verdict (`hm_engine_score` on the query bytes, top_k 10, local features included) ranked by its score.\n\n");
-    fprintf(md, "| signal | recall @ P>=0.999 | micro-AP | threshold for P>=0.999 | precision there |\n");
-    fprintf(md, "|---|---:|---:|---|---:|\n");
-    fprintf(js, "{\"dataset\":\"grocery train+val (Klasson et al., WACV 2019)\",\"seed\":%llu,"
-                "\"photos\":%d,\"scene_groups\":%d,\"references\":%d,\"distractors\":%d,"
-                "\"queries\":%d,\"positives\":%d,\"unfingerprinted\":%d,\"generate_s\":%.1f,"
-                "\"signals\":{",
-            (unsigned long long)seed, r->set.n_photos, r->set.n_groups, r->nr,
-            r->set.n_distractors, r->nq, npos, nfail, t_gen);
-    int first = 1;
-    for (int s = 0; s < S_COUNT; s++) {
-        if (!res[s].present)
-            continue;
-        char thr[64];
-        s_thr_text(s, res[s].m.thr_at_p, thr, sizeof thr);
-        fprintf(md, "| %s | %.3f | %.3f | %s | %.4f |\n", s_sig_name[s], res[s].m.recall_at_p,
-                res[s].m.ap, thr, res[s].m.precision_at_thr);
-        char thrnum[32];
-        if (isinf(res[s].m.thr_at_p))
-            snprintf(thrnum, sizeof thrnum, "null");
-        else
-            snprintf(thrnum, sizeof thrnum, "%.6f", res[s].m.thr_at_p);
-        fprintf(js, "%s\"%s\":{\"recall_at_p999\":%.4f,\"micro_ap\":%.4f,\"threshold\":%s,"
-                    "\"threshold_text\":\"%s\",\"precision_at_threshold\":%.5f,\"per_family\":{",
-                first ? "" : ",", s_sig_name[s], res[s].m.recall_at_p, res[s].m.ap, thrnum, thr,
-                res[s].m.precision_at_thr);
-        for (int f = 0; f < HMB_F_COUNT; f++)
-            fprintf(js, "%s\"%s\":%.4f", f ? "," : "", hmb_family_name(f),
-                    isnan(res[s].fam_recall[f]) ? 0.0 : res[s].fam_recall[f]);
-        fprintf(js, "},\"pr\":[");
-        for (int k = 0; k < res[s].m.n_pts; k++)
-            fprintf(js, "%s[%.4f,%.4f]", k ? "," : "", res[s].m.recall[k], res[s].m.precision[k]);
-        fprintf(js, "]}");
-        first = 0;
-        snprintf(path, sizeof path, "%s/pr_%s.dat", out_dir, s_sig_name[s]);
-        FILE *d = fopen(path, "w");
-        for (int k = 0; k < res[s].m.n_pts; k++)
-            fprintf(d, "%.5f %.5f\n", res[s].m.recall[k], res[s].m.precision[k]);
-        fclose(d);
-    }
-    fprintf(js, "},");
-    for (int k = 0; k < 2; k++) {
-        const hm_thresholds_t *t = k ? &cal : &hm_thresholds_default;
-        fprintf(md, "%s", k ? "" : "\n");
-        fprintf(md, "The engine's decision with the %s thresholds (pdq %d, phash %d, dhash %d, "
-                    "desc %.4f): precision **%.4f**, recall **%.3f**.\n\n",
-                k ? "jointly calibrated" : "built-in", t->pdq, t->phash, t->dhash, (double)t->desc,
-                dec_p[k], dec_r[k]);
-        fprintf(js, "\"decision_%s\":{\"pdq\":%d,\"phash\":%d,\"dhash\":%d,\"desc\":%.4f,"
-                    "\"precision\":%.4f,\"recall\":%.4f},",
-                k ? "calibrated" : "default", t->pdq, t->phash, t->dhash, (double)t->desc,
-                dec_p[k], dec_r[k]);
-    }
-    fprintf(md, "Calibration: each signal's own precision-0.999 threshold (pdq %d, phash %d, "
-                "dhash %d, desc %.4f) gives a simulated decision precision of %.4f (the engine "
-                "matches when any signal passes, so false positives add up); tightening one "
-                "step at a time (%d steps) the signal that loses least recall per false "
-                "positive removed gives the jointly calibrated set, which the engine then "
-                "verifies above. These thresholds hold against %d references; a larger bank "
-                "meets more near neighbours by chance, so re-check them at the bank sizes "
-                "deployed.\n\n",
-            alone.pdq, alone.phash, alone.dhash, (double)alone.desc, sim_p_alone, steps, r->nr);
-    if (pdq_clamped)
-        fprintf(md, "The calibrated PDQ threshold is clamped to %d, the widest radius the engine's "
-                    "hash index searches (HM_HINDEX_MAX_RADIUS); the signal alone allows more.\n\n",
-                HM_HINDEX_MAX_RADIUS);
-    fprintf(md, "Three weakest families for `%s`: **%s** (%.3f), **%s** (%.3f), **%s** (%.3f).\n\n",
-            s_sig_name[fused], hmb_family_name(weak[0]), res[fused].fam_recall[weak[0]],
-            hmb_family_name(weak[1]), res[fused].fam_recall[weak[1]], hmb_family_name(weak[2]),
-            res[fused].fam_recall[weak[2]]);
-    fprintf(js, "\"weakest_families\":[\"%s\",\"%s\",\"%s\"],", hmb_family_name(weak[0]),
-            hmb_family_name(weak[1]), hmb_family_name(weak[2]));
-
-    fprintf(md, "### Recall at precision 0.999 per transform family\n\n"
-                "Each signal at its own overall precision-0.999 threshold. Columns: queries "
-                "(positives) per family.\n\n| family | n (pos) |");
-    for (int s = 0; s < S_COUNT; s++)
-        if (res[s].present) fprintf(md, " %s |", s_sig_name[s]);
-    fprintf(md, "\n|---|---:|");
-    for (int s = 0; s < S_COUNT; s++)
-        if (res[s].present) fprintf(md, "---:|");
-    fprintf(md, "\n");
-    snprintf(path, sizeof path, "%s/recall.dat", out_dir);
-    FILE *rd = fopen(path, "w");
-    fprintf(rd, "family");
-    for (int s = 0; s < S_COUNT; s++)
-        if (res[s].present) fprintf(rd, " %s", s_sig_name[s]);
-    fprintf(rd, "\n");
-    for (int f = 0; f < HMB_F_COUNT; f++) {
-        fprintf(md, "| %s | %d (%d) |", hmb_family_name(f), fam_n[f], fam_pos[f]);
-        fprintf(rd, "%s", hmb_family_name(f));
-        for (int s = 0; s < S_COUNT; s++)
-            if (res[s].present) {
-                fprintf(md, " %.3f |", res[s].fam_recall[f]);
-                fprintf(rd, " %.4f", res[s].fam_recall[f]);
-            }
-        fprintf(md, "\n");
-        fprintf(rd, "\n");
-    }
-    fclose(rd);
-    fprintf(md, "\nFamilies and strengths: jpeg (quality 90/70/50/30/15), downscale "
-                "(0.75/0.5/0.35/0.25, q85), crop (95/85/75/60/50%% of the area, centre or "
-                "off-centre), pad (content 90/75/60/50%% of the canvas side or 16:9 letterbox, "
-                "white or colour), frame (3-15%% borders, double frames), rot90 (90/180/270), "
-                "rot_small (+-2/5/10/15 degrees), flip (horizontal, vertical), text (seller "
-                "name, price tag, translucent watermark, all three; DejaVu fonts via "
-                "vips_text), sticker (badge of 3-20%% of the area), colour (brightness, "
-                "contrast, saturation, hue, grayscale, two at once), blur_sharpen (Gaussian "
-                "sigma 1/2/4, unsharp mask), collage (2, 3 or 4 tiles with distractors), "
-                "caption (screenshot: title bar, caption, UI buttons, side margins), combo "
-                "(2-5 milder edits and a JPEG quality 60-90).\n\n");
-
-    fprintf(md, "## Engine end to end\n\n| measure | value |\n|---|---:|\n");
-    fprintf(md, "| references (add_many, one transaction) | %d in %.2f s |\n", r->nr - dup, add_many_s);
-    fprintf(md, "| hm_engine_score (decode + fingerprint + search), 1 thread | %.0f img/s |\n", e2e_1);
-    fprintf(md, "| hm_engine_score, %d threads | %.0f img/s (%.2fx) |\n", threads, e2e_n,
-            e2e_1 > 0 ? e2e_n / e2e_1 : 0);
-    fprintf(md, "| hm_engine_score with the calibrated thresholds, 1 thread | %.0f img/s |\n",
-            e2e_cal_1);
-    fprintf(md, "| new reference: hm_engine_add (median of 20) | %.2f ms |\n", add_ms);
-    fprintf(md, "| new reference: add until first matching score (median) | %.2f ms |\n", vis_ms);
-    fprintf(md, "| hallmark whole fingerprint per query (median, in-run, %d threads busy) | %.3f ms |\n",
-            threads, hm_fp_med);
-    fprintf(md, "| hallmark whole fingerprint per reference photo (median, 1 thread) | %.3f ms |\n",
-            hm_ref_ms);
-    fprintf(md, "| of which decode | %.3f ms |\n", hm_ref_dec_ms);
-    if (have_peer) {
-        fprintf(md, "| OpenCV cv::imdecode per reference photo (median, 1 thread) | %.3f ms |\n", peer_dec);
-        fprintf(md, "| OpenCV img_hash PHash::compute per reference photo (median) | %.3f ms |\n", peer_hash);
-        fprintf(md, "| **OpenCV (imdecode + PHash) / hallmark whole fingerprint (all signals)** | **%.2fx** |\n",
-                hm_ref_ms > 0 ? (peer_dec + peer_hash) / hm_ref_ms : 0);
-    }
-    fprintf(md, "\nEnd-to-end throughput is measured on the first %d generated queries against "
-                "the %d-reference engine.\n\n", r->e2e_keep, r->nr - dup);
-    fprintf(js, "\"engine\":{\"references\":%d,\"add_many_s\":%.3f,\"score_img_s_1\":%.1f,"
-                "\"score_img_s_n\":%.1f,\"score_img_s_1_calibrated\":%.1f,\"threads\":%d,\"add_ms\":%.3f,\"matchable_ms\":%.3f,"
-                "\"hm_fp_ms\":%.4f,\"hm_fp_ref_ms_1thread\":%.4f,\"hm_decode_ref_ms\":%.4f},"
-                "\"peer\":{\"present\":%s,\"decode_ms\":%.4f,\"hash_ms\":%.4f},"
-                "\"calibrated_thresholds\":{\"pdq\":%d,\"phash\":%d,\"dhash\":%d,\"desc\":%.4f},"
-                "\"per_signal_thresholds\":{\"pdq\":%d,\"phash\":%d,\"dhash\":%d,\"desc\":%.4f},"
-                "\"total_s\":%.1f}\n",
-            r->nr - dup, add_many_s, e2e_1, e2e_n, e2e_cal_1, threads, add_ms, vis_ms, hm_fp_med, hm_ref_ms,
-            hm_ref_dec_ms, have_peer ? "true" : "false", peer_dec, peer_hash, cal.pdq, cal.phash, cal.dhash,
-            (double)cal.desc, alone.pdq, alone.phash, alone.dhash, (double)alone.desc,
-            s_now() - t_start);
-    fclose(md);
-    fclose(js);
-    fprintf(stderr, "bench_accuracy: done in %.1f s\n", s_now() - t_start);
-    printf("| signal | recall@P0.999 | micro-AP |\n");
-    for (int s = 0; s < S_COUNT; s++)
-        if (res[s].present)
-            printf("| %-16s | %.3f | %.3f |\n", s_sig_name[s], res[s].m.recall_at_p, res[s].m.ap);
-    return 0;
+    /* 6. outputs (bench_acc_out.c) */
+    acc_summary_t sm = {
+        .seed = seed,
+        .npos = npos,
+        .nfail = nfail,
+        .t_gen = t_gen,
+        .cal = cal,
+        .alone = alone,
+        .sim_p_alone = sim_p_alone,
+        .steps = steps,
+        .pdq_clamped = pdq_clamped,
+        .dup = dup,
+        .add_many_s = add_many_s,
+        .e2e_1 = e2e_1,
+        .e2e_n = e2e_n,
+        .e2e_cal_1 = e2e_cal_1,
+        .threads = threads,
+        .add_ms = add_ms,
+        .vis_ms = vis_ms,
+        .hm_ref_ms = hm_ref_ms,
+        .hm_ref_dec_ms = hm_ref_dec_ms,
+        .have_peer = have_peer,
+        .peer_dec = peer_dec,
+        .peer_hash = peer_hash,
+        .t_start = t_start,
+    };
+    memcpy(sm.dec_p, dec_p, sizeof dec_p);
+    memcpy(sm.dec_r, dec_r, sizeof dec_r);
+    return hmb_acc_write(r, res, &sm, out_dir, preds_path);
 }
