@@ -210,10 +210,14 @@ TSAN_SUITES ?= hindex store engine daemon
 .PHONY: test-tsan
 # The daemon suite runs build-tsan/hallmarkd (and the CLI), so a race in the
 # daemon stops it (halt_on_error is inherited) and fails the test.
+# die_after_fork=0: the engine's kill -9 test forks writers from a process
+# whose FAISS/OpenMP threads already ran; the children are killed anyway.
+# CK_TIMEOUT_MULTIPLIER=4: under TSan that test's children add ~50k
+# references, and the final open trains the descriptor index's IVF on them.
 test-tsan:
 	@$(MAKE) --no-print-directory SANITIZE=thread build-tsan/hm_tests build-tsan/hallmarkd build-tsan/hallmark
 	@echo "== ThreadSanitizer: $(TSAN_SUITES)"
-	@HM_BIN_DIR=$(CURDIR)/build-tsan G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
+	@CK_TIMEOUT_MULTIPLIER=4 HM_BIN_DIR=$(CURDIR)/build-tsan G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" build-tsan/hm_tests $(TSAN_SUITES)
 
 # The review console's browser test (console/e2e_browser: node, playwright-core,
 # chromium) runs in the plain build only: a sanitized hallmarkd under a
