@@ -85,6 +85,10 @@ struct hm_store {
  * "store: what: mdb_strerror" for real failures. */
 int hm__store_mdb(int rc, const char *what);
 
+/* The change log's last sequence in txn (0 when empty); HM_E_CORRUPT for a
+ * malformed key, HM_E_STORE. */
+int hm__store_log_last(hm_store_t *s, MDB_txn *txn, uint64_t *seq);
+
 /* Enter and leave the map gate (see struct hm_store). */
 void hm__store_gate_enter(hm_store_t *s);
 void hm__store_gate_leave(hm_store_t *s);

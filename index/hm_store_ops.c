@@ -34,24 +34,14 @@ static int s_valid_id(const char *v, const char *what)
 static int s_log(hm_store_t *s, const hm_store_change_t *ch)
 {
     MDB_cursor *cur = NULL;
-    uint64_t seq = 1;
+    uint64_t seq;
     MDB_val k, d;
-    int rc = hm__store_mdb(mdb_cursor_open(s->txn, s->log, &cur), "log cursor");
+    int rc = hm__store_log_last(s, s->txn, &seq);
     if (rc)
+        return rc;
+    seq++;
+    if ((rc = hm__store_mdb(mdb_cursor_open(s->txn, s->log, &cur), "log cursor")))
         goto leave;
-    int mrc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
-    if (mrc == 0) {
-        if (k.mv_size != 8) {
-            rc = hm__seterr(HM_E_CORRUPT, "store: log key of %zu bytes", k.mv_size);
-            goto leave;
-        }
-        uint64_t last;
-        memcpy(&last, k.mv_data, 8);
-        seq = last + 1;
-    } else if (mrc != MDB_NOTFOUND) {
-        rc = hm__store_mdb(mrc, "log last");
-        goto leave;
-    }
     size_t n = hm_store_rec_change_size(ch);
     if (n == 0) {
         rc = hm__seterr(HM_E_INTERNAL, "store: unencodable change record");
@@ -367,24 +357,6 @@ static int s_aux(hm_store_t *s, hm__op_t *op)
 }
 
 /* The last log sequence in the write transaction (0: empty log). */
-static int s_last_seq_w(hm_store_t *s, uint64_t *last)
-{
-    MDB_cursor *cur = NULL;
-    MDB_val k, d;
-    *last = 0;
-    int rc = hm__store_mdb(mdb_cursor_open(s->txn, s->log, &cur), "log cursor");
-    if (rc)
-        return rc;
-    int mrc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
-    if (mrc == 0 && k.mv_size == 8)
-        memcpy(last, k.mv_data, 8);
-    else if (mrc == 0)
-        rc = hm__seterr(HM_E_CORRUPT, "store: log key of %zu bytes", k.mv_size);
-    else if (mrc != MDB_NOTFOUND)
-        rc = hm__store_mdb(mrc, "log last");
-    mdb_cursor_close(cur);
-    return rc;
-}
 
 /* A replicated ADD: the primary's id, not next_id; next_id follows the
  * largest id seen so a later promotion hands out fresh ids.  Without a
@@ -434,7 +406,7 @@ leave:
 static int s_repl(hm_store_t *s, hm__op_t *op)
 {
     uint64_t last = 0;
-    int rc = s_last_seq_w(s, &last);
+    int rc = hm__store_log_last(s, s->txn, &last);
     if (rc)
         return rc;
     if (op->seq <= last)
@@ -471,7 +443,7 @@ static int s_repl(hm_store_t *s, hm__op_t *op)
         return hm__seterr(HM_E_CORRUPT, "replica: change %llu does not apply: %s",
                           (unsigned long long)op->seq, why);
     }
-    if (rc || (rc = s_last_seq_w(s, &last)))
+    if (rc || (rc = hm__store_log_last(s, s->txn, &last)))
         return rc;
     if (last == op->seq)
         return 0;
@@ -491,7 +463,7 @@ static int s_repl(hm_store_t *s, hm__op_t *op)
 static int s_compact(hm_store_t *s, hm__op_t *op)
 {
     uint64_t last = 0, n = 0;
-    int rc = s_last_seq_w(s, &last);
+    int rc = hm__store_log_last(s, s->txn, &last);
     if (rc)
         return rc;
     uint64_t keep = op->keep ? op->keep : 1;

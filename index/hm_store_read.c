@@ -210,7 +210,7 @@ int hm_store_foreach_allow(hm_store_t *s, hm_store_allow_cb cb, void *ctx)
     return s_walk(s, s->allow, NULL, s_visit_allow, &w);
 }
 
-static int s_last_seq(hm_store_t *s, MDB_txn *txn, uint64_t *seq)
+int hm__store_log_last(hm_store_t *s, MDB_txn *txn, uint64_t *seq)
 {
     MDB_cursor *cur;
     *seq = 0;
@@ -236,7 +236,7 @@ int hm_store_seq(hm_store_t *s, uint64_t *seq)
     MDB_txn *txn;
     int rc = hm__store_rd_begin(s, &txn);
     if (rc == 0)
-        rc = s_last_seq(s, txn, seq);
+        rc = hm__store_log_last(s, txn, seq);
     hm__store_rd_end(s, &txn);
     return rc;
 }
@@ -323,7 +323,7 @@ int hm_store_stats(hm_store_t *s, hm_store_stats_t *st)
         rc = hm__store_get_u64(txn, s->meta, "count.2", &st->genuine);
     if (rc == 0 || rc == HM_E_NOTFOUND)
         rc = hm__store_get_u64(txn, s->meta, "next_id", &st->next_id);
-    if ((rc && rc != HM_E_NOTFOUND) || (rc = s_last_seq(s, txn, &st->seq)))
+    if ((rc && rc != HM_E_NOTFOUND) || (rc = hm__store_log_last(s, txn, &st->seq)))
         goto leave;
     if ((rc = hm__store_mdb(mdb_env_info(s->env, &info), "env info")))
         goto leave;
