@@ -20,6 +20,8 @@
 #include "hm_sha.h"
 #include "test_util.h"
 
+#include <vips/vips.h>
+
 static char *dir;
 static hm_engine_t *eng;
 static hm_fp_ctx_t *ctx;
@@ -431,6 +433,81 @@ START_TEST(test_vindex_grows_with_bank)
 }
 END_TEST
 
+/* Score img with thresholds given as JSON text; top_k 1. */
+static void s_score_thr(const char *json, const void *img, size_t len, hm_verdict_t *v)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/thr.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(json, f);
+    fclose(f);
+    ck_assert_int_eq(hm_engine_load_thresholds(eng, path), 0);
+    hm_query_t q = { .top_k = 1 };
+    ck_assert_int_eq(hm_engine_score(eng, ctx, img, len, &q, v), 0);
+    ck_assert_int_gt(v->n_matches, 0);
+}
+
+/*
+ * A hash match at its threshold is weak evidence: local features still run
+ * and their verified fit, being stronger, becomes the evidence.  A strong
+ * hash match never pays for them.  The query: a reference with 3% cut off
+ * its left and bottom edges (PDQ moves ~48 bits, local features fit it); the
+ * PDQ threshold is set at the query's own distance (weak) or far above it
+ * (strong).
+ */
+#define CROP_F 0.97
+START_TEST(test_weak_match_corroborated)
+{
+    uint8_t *data;
+    size_t len;
+    s_load("refs/Tropicana-Apple-Juice_001.jpg", &data, &len);
+    VipsImage *im = vips_image_new_from_buffer(data, len, "", NULL), *rot;
+    ck_assert_ptr_nonnull(im);
+    int cw = (int)(im->Xsize * CROP_F), ch = (int)(im->Ysize * CROP_F);
+    ck_assert_int_eq(vips_crop(im, &rot, im->Xsize - cw, 0, cw, ch, NULL), 0);
+    void *jpg;
+    size_t jlen;
+    ck_assert_int_eq(vips_jpegsave_buffer(rot, &jpg, &jlen, "Q", 90, NULL), 0);
+    g_object_unref(rot);
+    g_object_unref(im);
+    free(data);
+
+    /* PDQ alone, everything else off: the query's distance. */
+    hm_verdict_t v;
+    s_score_thr("{\"pdq\": 64, \"phash\": -1, \"dhash\": -1, \"desc\": 2, \"local\": -1}", jpg, jlen, &v);
+    ck_assert_msg(strcmp(v.matches[0].signal, "pdq") == 0 && v.matches[0].matched,
+                  "test premise: %s %s d=%d", v.matches[0].ref, v.matches[0].signal, v.matches[0].distance);
+    ck_assert_str_eq(v.matches[0].ref, "tropicana-apple-001");
+    int d = v.matches[0].distance;
+    /* strong (score >= 0.5625) needs d <= 56 at threshold 64 */
+    ck_assert_msg(d >= 4 && d <= 56, "test premise: PDQ distance %d", d);
+
+    char js[256];
+    /* weak: at the threshold, local features off -> PDQ at exactly 0.5 */
+    snprintf(js, sizeof js, "{\"pdq\": %d, \"phash\": -1, \"dhash\": -1, \"desc\": 2, \"local\": -1}", d);
+    s_score_thr(js, jpg, jlen, &v);
+    ck_assert_str_eq(v.matches[0].signal, "pdq");
+    ck_assert(fabs(v.matches[0].score - 0.5) < 1e-9);
+    /* weak, local features on: the fit takes over, with its transform */
+    snprintf(js, sizeof js, "{\"pdq\": %d, \"phash\": -1, \"dhash\": -1, \"desc\": 2}", d);
+    s_score_thr(js, jpg, jlen, &v);
+    ck_assert_str_eq(v.matches[0].ref, "tropicana-apple-001");
+    ck_assert_msg(strcmp(v.matches[0].signal, "local") == 0, "weak match kept as %s", v.matches[0].signal);
+    ck_assert(v.matches[0].matched && v.matches[0].score > 0.5);
+    ck_assert_msg(fabs(v.matches[0].rotation_deg) < 1.0 && v.matches[0].scale > 1.0 &&
+                      v.matches[0].scale < 1.07 && v.matches[0].crop[0] > 0.01 && v.matches[0].crop[0] < 0.06,
+                  "rotation %.2f scale %.3f crop x0 %.3f", v.matches[0].rotation_deg, v.matches[0].scale,
+                  v.matches[0].crop[0]);
+    ck_assert_int_eq(v.decision, HM_DEC_SUSPECT);
+    /* strong: PDQ decides, local features are not consulted */
+    s_score_thr("{\"pdq\": 64, \"phash\": -1, \"dhash\": -1, \"desc\": 2}", jpg, jlen, &v);
+    ck_assert_str_eq(v.matches[0].signal, "pdq");
+    ck_assert(v.matches[0].score >= 0.5625);
+    g_free(jpg);
+}
+END_TEST
+
 Suite *hm_suite_engine(void)
 {
     Suite *s = suite_create("engine");
@@ -441,6 +518,7 @@ Suite *hm_suite_engine(void)
     tcase_add_test(tc, test_strikes);
     tcase_add_test(tc, test_feedback_remove_relabel);
     tcase_add_test(tc, test_top_k);
+    tcase_add_test(tc, test_weak_match_corroborated);
     tcase_add_test(tc, test_restart_and_snapshot);
     tcase_add_test(tc, test_readers_during_writes);
     tcase_add_test(tc, test_kill9_while_adding);
