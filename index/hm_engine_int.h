@@ -64,11 +64,13 @@ typedef struct {
 /*
  * hm__engine_local - the query's local features against the inverted file,
  * each voted reference fitted; its best verified model into hits (one per
- * reference).  Errors (decode, memory) give 0 hits.
+ * reference).  The most voted references whose fit scores below min_score
+ * get a second, exhaustive fit with a pixel check (hm_engine_local.c).
+ * Errors (decode, memory) give 0 hits.
  * @return the number of hits (0..cap).
  */
 int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
-                     hm__local_hit_t *hits, int cap);
+                     float min_score, hm__local_hit_t *hits, int cap);
 /* After adds (under the write mutex): rebuild the descriptor index from the
  * store when the bank has outgrown its type (hm_vindex_outgrown()). */
 int hm__engine_vindex_grow(hm_engine_t *e);

@@ -102,7 +102,7 @@ static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t
     static _Thread_local hm__local_hit_t hits[HM_VERDICT_MAX_MATCHES];
     if (t->local < 0 || !img)
         return;
-    int n = hm__engine_local(e, ctx, img, len, hits, HM_VERDICT_MAX_MATCHES);
+    int n = hm__engine_local(e, ctx, img, len, t->local, hits, HM_VERDICT_MAX_MATCHES);
     for (int i = 0; i < n; i++) {
         s_offer(cs, t, hits[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, hits[i].geom.score, NULL);
         /* If the local match became the reference's candidate, it carries

@@ -36,8 +36,11 @@
  *   the reference, so a shared logo-sized region (1/16 of the area in the
  *   tests) is never enough;
  *   optionally (opts.min_thumb_corr > -1) the aligned 32x32 thumbnails
- *   correlate at least that much.  Off by default: it did not separate burst
- *   shots (0.68-0.95) and fails rotated crops (0.4-0.6).
+ *   correlate at least that much.  Off by default: in bench_lf it did not
+ *   separate burst shots (0.68-0.95) and overlays and colour edits pull
+ *   copies below 0.9.  The engine's second-chance fit, which matches every
+ *   descriptor and so finds more pairs between second photos, requires 0.9
+ *   (index/hm_engine_local.c has the measurements).
  * The caller then thresholds score (inliers x inlier ratio): in bench_lf's
  * runs (200 real references, burst, logo and look-alike negatives through
  * the index, up to 99,800 synthetic references) no negative's verified
