@@ -18,7 +18,7 @@ const hm_lfindex_opts_t hm_lfindex_opts_default = {
 };
 
 const hm_lfindex_qopts_t hm_lfindex_qopts_default = {
-    .probes = 2, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
+    .probes = 1, .max_dist = 64, .min_votes = 6, .max_cand = 8, .stop_factor = 8.0f,
 };
 
 typedef struct lfi_list {

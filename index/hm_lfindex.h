@@ -19,8 +19,15 @@
  * probe gave 0.897 and 14.5 ms, hence the vocabulary.  With the block
  * kernels the quantiser stopped dominating, and the benchmark's fused
  * verdict (bench_accuracy, 12,000 queries) gained with 2 probes: small
- * rotations 0.868 -> 0.950, crops 0.917 -> 0.930, overall 0.968 -> 0.976,
- * hence probes = 2.
+ * rotations 0.868 -> 0.950, crops 0.917 -> 0.930, overall 0.968 -> 0.976.
+ * Since the engine re-fits its two most voted references exhaustively when
+ * their fit falls short (index/hm_engine_local.c), the inverted file only
+ * has to rank the right reference near the top, and 1 probe does as well:
+ * bench_accuracy identical (fused 0.992, decision recall 0.992) and at 100k
+ * references (bench_e2e, 1,000 queries) recall 0.994 against 0.995 with 2
+ * probes (400 queries), for 11.6 instead of 15.6 ms per image, hence
+ * probes = 1.  Stop words at 4x the mean list instead of 8x: 9.3 ms per
+ * image but recall 0.988 at 100k (not the default).
  *
  * Lists.  Each word holds the descriptors quantised to it as two parallel
  * arrays: the 32-byte codes (so a query scans them with hamming256_many,
@@ -56,7 +63,8 @@
  * at once) and hm_lfindex_compact() gives the space back.
  *
  * Cost (bench_lf, queries of 768 keypoints + their mirror set, 256 per
- * reference; 2 cores, shared): with the block arg-min quantiser and 2
+ * reference; 2 cores, shared; measured with 2 probes, 1 costs about 0.6x
+ * of it at 100k): with the block arg-min quantiser and 2
  * probes, 1.1 ms per query at 200 references (was 8-9 ms with 1 probe and
  * the plain quantiser), 3.75 ms at 10k, 15.2 ms at 100k.  At 100k the list
  * scans dominate and are memory-bound: ~3,000 lists per query, crowded
@@ -97,7 +105,7 @@ typedef struct hm_lfindex_opts {
 extern const hm_lfindex_opts_t hm_lfindex_opts_default;
 
 typedef struct hm_lfindex_qopts {
-    int probes;               /* leaves scanned per query descriptor (1..4); default 2 */
+    int probes;               /* leaves scanned per query descriptor (1..4); default 1 */
     int max_dist;             /* largest Hamming distance of a match; default 64 */
     int min_votes;            /* candidates need this many votes; default 6 */
     int max_cand;             /* candidates returned (1..64); default 8 */
