@@ -64,8 +64,9 @@ typedef struct {
 /*
  * hm__engine_local - the query's local features against the inverted file,
  * each voted reference fitted; its best verified model into hits (one per
- * reference).  The most voted references whose fit scores below min_score
- * get a second, exhaustive fit with a pixel check (hm_engine_local.c).
+ * reference).  The reference whose fit came closest to min_score without
+ * reaching it gets a second, exhaustive fit with a pixel check
+ * (hm_engine_local.c).
  * Errors (decode, memory) give 0 hits.
  * @return the number of hits (0..cap).
  */

@@ -20,8 +20,8 @@
  * kernels the quantiser stopped dominating, and the benchmark's fused
  * verdict (bench_accuracy, 12,000 queries) gained with 2 probes: small
  * rotations 0.868 -> 0.950, crops 0.917 -> 0.930, overall 0.968 -> 0.976.
- * Since the engine re-fits its two most voted references exhaustively when
- * their fit falls short (index/hm_engine_local.c), the inverted file only
+ * Since the engine re-fits the closest failed candidate exhaustively
+ * (index/hm_engine_local.c), the inverted file only
  * has to rank the right reference near the top, and 1 probe does as well:
  * bench_accuracy identical (fused 0.992, decision recall 0.992) and at 100k
  * references (bench_e2e, 1,000 queries) recall 0.994 against 0.995 with 2

@@ -512,8 +512,8 @@ END_TEST
  * most of their descriptors' words: the inverted file's fit falls short and
  * the second-chance fit with its pixel check (index/hm_engine_local.c)
  * finds them.  Every demo reference, each shrunk to half, blurred (sigma
- * 0.3), tilted 5 degrees and saved at JPEG quality 60: 6 of the 11 are
- * found, 3 without the second chance; the other 5 are lost at this strength
+ * 0.3), tilted 5 degrees and saved at JPEG quality 60: 10 of the 11 are
+ * found, 3 without the second chance; the 11th is lost at this strength
  * with or without it (measured when this test was written).
  */
 START_TEST(test_degraded_copies)
@@ -554,7 +554,7 @@ START_TEST(test_degraded_copies)
     }
     fclose(f);
     ck_assert_int_eq(n, 11);
-    ck_assert_msg(found >= 6, "%d of 11 degraded copies found", found);
+    ck_assert_msg(found >= 10, "%d of 11 degraded copies found", found);
 }
 END_TEST
 
