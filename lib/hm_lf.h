@@ -56,10 +56,15 @@
  * 0.856, overall 0.976 -> 0.986 at precision 0.999; level 0 at most 360 px;
  * decode with hm_decode_limits_t.target_side = 348, i.e. no shrink-on-load
  * for these photos: at 174 px second photos of a scene separate worse,
- * their residual rms overlaps copies' p99).  Queries: max_kp = 768 and
+ * their residual rms overlaps copies' p99).  Queries: max_kp = 512 and
  * max_side = 512 (decode target_side 512): a product padded, framed or in
  * a collage cell is smaller in the query than in its reference; at 360 px
- * pad recall was 0.57, at 512 px 0.99.  Cost on this machine: ~1.0 ms for a
+ * pad recall was 0.57, at 512 px 0.99.  768 query keypoints were the
+ * default until the engine's second-chance fit (index/hm_engine_local.c):
+ * with it, 512 score the same on the benchmark (bench_accuracy fused
+ * recall 0.993 either way, combinations 0.913 against 0.910) and at 100k
+ * references (bench_e2e, 1,000 queries: recall 0.994 either way) for 9.1
+ * instead of 11.2 ms per image.  Cost on this machine: ~1.0 ms for a
  * 174 px image, ~2.4 ms for 348 px, ~3.6 ms for a 512 px query with 768
  * keypoints and its mirror set.  The SIMD kernels (fast9_row, brief256)
  * take that query from 7.7 ms (scalar table) to 3.0-3.2 ms (AVX2/AVX-512);

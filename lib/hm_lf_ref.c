@@ -54,7 +54,7 @@ static void s_make_key(void)
 }
 
 static const hm_lf_opts_t s_query_opts = {
-    .max_kp = 768, .levels = 4, .level_scale = 1.41f, .fast_t = 16, .max_side = 512, .grid = 8,
+    .max_kp = 512, .levels = 4, .level_scale = 1.41f, .fast_t = 16, .max_side = 512, .grid = 8,
 };
 
 static tls_t *s_tls(void)

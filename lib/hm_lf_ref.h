@@ -4,7 +4,7 @@
  *   references: decoded with target_side 348 (grocery-sized photos are not
  *               shrunk), 384 keypoints (hm_lf_ref_set_keypoints()), level 0
  *               at most 360 px;
- *   queries:    decoded with target_side 512, 768 keypoints, level 0 at most
+ *   queries:    decoded with target_side 512, 512 keypoints, level 0 at most
  *               512 px, plus the mirror set (so mirrored copies match).
  * Each thread keeps its own decoder and extraction scratch (a pthread key
  * frees it when the thread ends), so these calls allocate nothing in steady
