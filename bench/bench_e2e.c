@@ -109,6 +109,9 @@ static void s_synth(const real_t *src, hm_fp_t *fp, hm_lf_feat_t *lf, uint8_t **
 typedef struct {
     double ms_all, ms_neg;  /* mean per query: all, and negatives only */
     int tp, pos, fp, neg;
+    /* engine stage means over all queries (hm_verdict_t timings), ms */
+    double st_decode, st_fp, st_global, st_local;
+    int n_local;            /* queries that ran local features */
 } pass_t;
 
 static void s_pass(hm_engine_t *e, hm_fp_ctx_t *ctx, const hmb_set_t *set, void **q, size_t *ql,
@@ -129,6 +132,11 @@ static void s_pass(hm_engine_t *e, hm_fp_ctx_t *ctx, const hmb_set_t *set, void 
             }
             double dt = s_now() - t0;
             t_all += dt;
+            p.st_decode += v.decode_us * 1e-3 / nq;
+            p.st_fp += v.fingerprint_us * 1e-3 / nq;
+            p.st_global += (v.search_us - v.local_us) * 1e-3 / nq;
+            p.st_local += v.local_us * 1e-3 / nq;
+            p.n_local += v.local_us > 0;
             int matched = v.n_matches > 0 && v.matches[0].matched;
             if (sp->positive) {
                 p.pos++;
@@ -153,6 +161,7 @@ static void s_pass(hm_engine_t *e, hm_fp_ctx_t *ctx, const hmb_set_t *set, void 
 
 int main(int argc, char **argv)
 {
+    static char stages[4096];
     int nq = 400;
     uint64_t seed = 1;
     const char *dataset = NULL;
@@ -295,7 +304,15 @@ int main(int argc, char **argv)
                    k ? "on" : "off", pp[k]->ms_all, 1e3 / pp[k]->ms_all, pp[k]->ms_neg,
                    1e3 / pp[k]->ms_neg, (double)pp[k]->tp / (pp[k]->pos ? pp[k]->pos : 1), pp[k]->fp,
                    pp[k]->neg);
+        size_t used = strlen(stages);
+        snprintf(stages + used, sizeof stages - used, "| %zu | %.2f | %.2f | %.2f | %.2f | %d of %d | %.2f |\n",
+                 have, on.st_decode, on.st_fp, on.st_global, on.st_local, on.n_local, nq,
+                 on.n_local ? on.st_local * nq / on.n_local : 0);
     }
+    printf("\nWhere the time goes with local features on (engine stage timings, mean ms per image over all queries; "
+           "global search = hashes, descriptor and content regions):\n\n"
+           "| references | decode | fingerprint | global search | local features | queries that ran them | local features per such query |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|\n%s", stages);
     hm_lf_feat_free(&slf);
     hm_engine_close(&e);
     hm_fp_ctx_free(&ctx);

@@ -194,7 +194,7 @@ fi
     echo "references but never match) to 10k and 100k.  \"No global match\" are the negative"
     echo "queries: the case that pays for local features, and most of a marketplace's traffic."
     echo
-    grep '^|' "$d/e2e.md"
+    sed -n '/^| references | local features/,$p' "$d/e2e.md"
   fi
   if [ -s "$d/search.txt" ]; then
     echo

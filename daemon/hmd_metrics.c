@@ -20,8 +20,10 @@ static const uint64_t s_buckets_us[] = { 50, 100, 250, 500, 1000, 2500, 5000, 10
                                          25000, 50000, 100000, 250000, 500000, 1000000,
                                          2500000, 10000000 };
 #define S_NB (sizeof s_buckets_us / sizeof s_buckets_us[0])
-enum { STAGE_DECODE, STAGE_FP, STAGE_SEARCH, STAGE_TOTAL, STAGE_COUNT };
-static const char *const s_stage_names[] = { "decode", "fingerprint", "search", "total" };
+enum { STAGE_DECODE, STAGE_FP, STAGE_SEARCH, STAGE_LOCAL, STAGE_TOTAL, STAGE_COUNT };
+/* "local": the part of search spent on local features, observed only when
+ * they ran */
+static const char *const s_stage_names[] = { "decode", "fingerprint", "search", "local", "total" };
 
 typedef struct s_hist {
     uint64_t bucket[S_NB + 1]; /* non-cumulative; last = +Inf */
@@ -139,6 +141,8 @@ void hmd_metrics_verdict(hmd_metrics_t *m, const hm_verdict_t *v)
         s_observe(&m->hist[STAGE_DECODE], v->decode_us);
         s_observe(&m->hist[STAGE_FP], v->fingerprint_us);
         s_observe(&m->hist[STAGE_SEARCH], v->search_us);
+        if (v->local_us > 0)
+            s_observe(&m->hist[STAGE_LOCAL], v->local_us);
         s_observe(&m->hist[STAGE_TOTAL], v->total_us);
     }
     if (v->n_matches > 0 && v->matches[0].matched) {

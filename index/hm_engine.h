@@ -88,6 +88,9 @@ typedef struct hm_verdict {
     char pdq[65];               /* the query's PDQ (hex), "" on error */
     int quality;                /* its PDQ quality */
     uint64_t decode_us, fingerprint_us, search_us, total_us;
+    uint64_t local_us;          /* the part of search_us spent on local features
+                                   (extraction, inverted file, fits); 0 when
+                                   they did not run */
 } hm_verdict_t;
 
 typedef struct hm_query {

@@ -186,6 +186,7 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
         top_k = HM_VERDICT_MAX_MATCHES;
     static _Thread_local cands_t cs;
     cs.n = 0;
+    uint64_t local_us = 0;
     int local_only = q && q->local_only;
     if (local_only)
         goto local;
@@ -203,8 +204,11 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
     if (ctx && !s_any_matched(&cs))
         s_region_search(e, &cs, &t, ctx, top_k);
 local:
-    if (!s_strong_match(&cs))
+    if (!s_strong_match(&cs)) {
+        uint64_t t0 = s_us();
         s_local_search(e, &cs, &t, ctx, img, len);
+        local_us = s_us() - t0;
+    }
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
     v->n_matches = 0;
     for (int i = 0; i < cs.n && v->n_matches < HM_VERDICT_MAX_MATCHES; i++) {
@@ -246,6 +250,7 @@ local:
         hm_ref_clear(&ref);
     }
     hm_matcher_decide(&t, allowlisted, q, s_authorized, e, v);
+    v->local_us = local_us;
     char hex[65];
     hm_pdq_to_hex(&fp->full.pdq[HM_DIH_ORIGINAL], hex);
     memcpy(v->pdq, hex, sizeof hex);

@@ -125,6 +125,7 @@ json_t *hm_verdict_to_json(const hm_verdict_t *v, const char *request_id,
     json_object_set_new(t, "decode", json_integer((json_int_t)v->decode_us));
     json_object_set_new(t, "fingerprint", json_integer((json_int_t)v->fingerprint_us));
     json_object_set_new(t, "search", json_integer((json_int_t)v->search_us));
+    json_object_set_new(t, "local", json_integer((json_int_t)v->local_us));
     json_object_set_new(t, "total", json_integer((json_int_t)v->total_us));
     json_object_set_new(o, "timing_us", t);
     if (v->decision == HM_DEC_ERROR) {

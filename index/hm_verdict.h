@@ -6,7 +6,7 @@
  *    "score":0.97, "reason":"...", "matches":[{"ref","bank","brand","holder",
  *    "signal","variant","distance","similarity","matched"}...],
  *    "seller":{"id","strikes","blocked"}, "pdq":"hex", "quality":N,
- *    "timing_us":{"decode","fingerprint","search","total"},
+ *    "timing_us":{"decode","fingerprint","search","local","total"},
  *    "error":{"code":"too_large","message":"..."}   (only for decision error)}
  */
 #ifndef HM_VERDICT_H

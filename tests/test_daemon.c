@@ -571,6 +571,8 @@ START_TEST(http_metrics)
         /* both requests were timed: the verdict and the undecodable one */
         "hallmark_stage_seconds_bucket{stage=\"total\",le=\"+Inf\"} 2",
         "hallmark_stage_seconds_count{stage=\"decode\"}",
+        /* the counterfeit matched strongly: local features never ran */
+        "hallmark_stage_seconds_count{stage=\"local\"} 0",
         "hallmark_queue_depth 0",
         "hallmark_requests_in_flight 0",
         "hallmark_build_info{",

@@ -499,10 +499,12 @@ START_TEST(test_weak_match_corroborated)
                   "rotation %.2f scale %.3f crop x0 %.3f", v.matches[0].rotation_deg, v.matches[0].scale,
                   v.matches[0].crop[0]);
     ck_assert_int_eq(v.decision, HM_DEC_SUSPECT);
+    ck_assert(v.local_us > 0 && v.local_us <= v.search_us);
     /* strong: PDQ decides, local features are not consulted */
     s_score_thr("{\"pdq\": 64, \"phash\": -1, \"dhash\": -1, \"desc\": 2}", jpg, jlen, &v);
     ck_assert_str_eq(v.matches[0].signal, "pdq");
     ck_assert(v.matches[0].score >= 0.5625);
+    ck_assert_int_eq(v.local_us, 0);
     g_free(jpg);
 }
 END_TEST
