@@ -1,7 +1,7 @@
 cpu=AMD\ EPYC
 cores=2
-commit=79ef888
-when=2026-11-29T19:28Z
+commit=48ac31b
+when=2026-11-29T22:11Z
 reps=15
 mode=full
-elapsed=339
+elapsed=285
