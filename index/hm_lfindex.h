@@ -69,10 +69,15 @@
  * the plain quantiser), 3.75 ms at 10k, 15.2 ms at 100k.  At 100k the list
  * scans dominate and are memory-bound: ~3,000 lists per query, crowded
  * words (longest 11.2k entries against a mean of 390), 32 bytes read per
- * entry.  NOT the "few ms at 100k" target; the levers left are a larger
- * vocabulary trained on a real large bank (shorter lists), a short-prefix
- * pre-filter (fewer bytes per entry), fewer query descriptors (512: -25%
- * time, -1 point of recall at 100k in bench_e2e).
+ * entry.  NOT the "few ms at 100k" target.  Queries now have 512
+ * keypoints (hm_lf_ref.h) and 1 probe: ~1M list entries (32 MB) scanned
+ * per query at 100k (bench_e2e, instrumented once).  The entries of a
+ * probed word are mostly 72-100 bits from the query descriptor (median
+ * ~84; 6.5% within max_dist 64), so a 128-bit prefix pre-filter prunes
+ * little without losing matches: a prefix bound of 40 keeps 99.8% of the
+ * matches but passes 45% of the entries, 36 passes 24% and loses 2.7%.
+ * The levers left: a larger vocabulary trained on a real large bank
+ * (shorter lists) and stop words at 4x (see above).
 
  * Concurrency: many readers, one writer.  Queries take the read side of a
  * rwlock, add / remove / compact the write side (an add holds it for the
