@@ -3,7 +3,9 @@
  * features, at the benchmark's real bank and at 10k and 100k references, in
  * one run (issue: "whole fingerprint + search + verification per image").
  *
- *   bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR]
+ *   bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR] [--lf-stop F]
+ *
+ * --lf-stop F: hm_engine_opts_t.lf_stop_factor (hallmarkd's lf-stop-factor).
  *
  * The bank: the copy-detection set's references (bench_gen.h: grocery train
  * + val, split by scene group), fingerprinted and described like a backfill
@@ -161,6 +163,7 @@ static void s_pass(hm_engine_t *e, hm_fp_ctx_t *ctx, const hmb_set_t *set, void 
 
 int main(int argc, char **argv)
 {
+    int lf_stop = 0;
     static char stages[4096];
     int nq = 400;
     uint64_t seed = 1;
@@ -170,9 +173,10 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--queries") && i + 1 < argc) nq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--lf-stop") && i + 1 < argc) lf_stop = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR]\n");
+            fprintf(stderr, "usage: bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR] [--lf-stop F]\n");
             return 2;
         }
     }
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
     f = fopen(thr_off, "w");
     fprintf(f, "{\"local\": -1}\n");
     fclose(f);
-    hm_engine_opts_t eo = { .nosync = 1, .lf_keep_vocabulary = 1 };
+    hm_engine_opts_t eo = { .nosync = 1, .lf_keep_vocabulary = 1, .lf_stop_factor = lf_stop };
     hm_engine_t *e;
     hm_fp_ctx_t *ctx;
     if (hm_engine_open(&e, db, &eo) || hm_fp_ctx_new(&ctx, NULL)) {

@@ -57,6 +57,7 @@ static const s_opt_t s_opts[] = {
     S_INT("shutdown-timeout", shutdown_timeout, "10", 1, 300, 1, "seconds to finish in-flight requests on SIGTERM"),
     S_BOOL("nosync", nosync, "0", 0, "relaxed database durability (0|1)"),
     S_INT("lf-keypoints", lf_keypoints, "384", 32, 1024, 0, "local-feature keypoints kept per reference added (fewer: smaller banks, lower recall on crops)"),
+    S_INT("lf-stop-factor", lf_stop_factor, "8", 0, 64, 0, "local-feature search skips lists longer than this x the mean (0: none; 4: ~12% faster at 100k references, ~0.4 point less recall)"),
     S_STR("console", console, "off", 0, "review console HOST:PORT (loopback advised), \"metrics\" (on the metrics server) or \"off\""),
     S_STR("console-accounts", console_accounts, "", 0, "console accounts file: `name reviewer|holder pwhash [brand...]` lines"),
     S_INT("console-retention", console_retention, "1000", 1, 1000000, 0, "recent non-unknown verdicts the console keeps (oldest dropped first)"),

@@ -36,6 +36,7 @@ typedef struct hmd_config {
     int hwm;                         /* ZeroMQ high-water mark, every socket */
     int strike_limit;                /* strikes that block a seller */
     int lf_keypoints;                /* local-feature keypoints per reference added */
+    int lf_stop_factor;              /* local-feature stop words (0: none) */
     int record_strikes;              /* 1: counterfeit verdicts add strikes */
     char log_level[16];              /* error|warn|info|debug */
     char thresholds[HMD_STR_MAX];    /* thresholds JSON, "" for built-in */

@@ -181,7 +181,8 @@ int main(int argc, char **argv)
     /* A replica first makes its copy continuable (a snapshot when needed). */
     if (cfg->replica_of[0] && (rc = hmd_replica_bootstrap(cfg, m)) != 0)
         goto fail;
-    hm_engine_opts_t eo = { .readonly = 0, .strike_limit = cfg->strike_limit, .nosync = cfg->nosync };
+    hm_engine_opts_t eo = { .readonly = 0, .strike_limit = cfg->strike_limit, .nosync = cfg->nosync,
+                            .lf_stop_factor = cfg->lf_stop_factor ? cfg->lf_stop_factor : -1 };
     hm_lf_ref_set_keypoints(cfg->lf_keypoints); /* range-checked by the config table */
     if ((rc = hm_engine_open(&e, cfg->db, &eo)) != 0)
         goto fail;

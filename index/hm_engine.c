@@ -305,6 +305,11 @@ int hm_engine_open(hm_engine_t **out, const char *dir, const hm_engine_opts_t *o
         e->opts = *opts;
     if (e->opts.strike_limit <= 0)
         e->opts.strike_limit = 3;
+    if (e->opts.lf_stop_factor > 64) {
+        free(e);
+        return hm__seterr(HM_E_INVAL, "hm_engine_open: lf_stop_factor %d above 64",
+                          opts->lf_stop_factor);
+    }
     pthread_mutex_init(&e->write, NULL);
     pthread_rwlock_init(&e->thr_lock, NULL);
     pthread_rwlock_init(&e->lf_lock, NULL);

@@ -137,6 +137,8 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
     hm_lfindex_cand_t cand[8];
     hm_lfindex_qopts_t qo = hm_lfindex_qopts_default;
     qo.max_cand = 8;
+    if (e->opts.lf_stop_factor != 0)
+        qo.stop_factor = e->opts.lf_stop_factor < 0 ? 0.0f : (float)e->opts.lf_stop_factor;
     int nc = 0;
     if (hm_lfindex_query(e->lf, t->sc, q, m, &qo, cand, &nc) != 0)
         nc = 0;

@@ -206,6 +206,10 @@ START_TEST(test_usage)
     for (size_t i = 0; i < sizeof bad_kp / sizeof bad_kp[0]; i++)
         ck_assert_int_eq(RUN(NULL, NULL, NULL, "backfill", "--db", s_path("db"), "--bank", "genuine",
                              "--brand", "X", "--lf-keypoints", bad_kp[i], "demo/refs"), 2);
+    static const char *const bad_stop[] = { "65", "-1", "4.5", "x", "" };
+    for (size_t i = 0; i < sizeof bad_stop / sizeof bad_stop[0]; i++)
+        ck_assert_int_eq(RUN(NULL, NULL, NULL, "score", "--db", s_path("db"), "--lf-stop-factor",
+                             bad_stop[i], "demo/queries"), 2);
     static const char *cmds[] = { "hash", "add", "backfill", "score", "send", "stats", "remove",
                                   "authorize", "verify", "keygen", "export", "import" };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

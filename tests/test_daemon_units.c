@@ -113,6 +113,14 @@ START_TEST(config_file)
      * unquoted value parsed, but --dump-config could not write it back. */
     ck_assert_int_eq(s_conf("db = v\"a/r/lib/x# \n", c), HM_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(hm_last_error(), "double quote"));
+    /* local-feature stop words: 0..64 */
+    ck_assert_int_eq(s_conf("lf-stop-factor = 65\n", c), HM_E_CONFIG);
+    ck_assert_int_eq(s_conf("lf-stop-factor = -1\n", c), HM_E_CONFIG);
+    ck_assert_int_eq(s_conf("lf-stop-factor = 4.5\n", c), HM_E_CONFIG);
+    ck_assert_int_eq(s_conf("lf-stop-factor = 0\n", c), 0);
+    ck_assert_int_eq(c->lf_stop_factor, 0);
+    ck_assert_int_eq(s_conf("lf-stop-factor = 4\n", c), 0);
+    ck_assert_int_eq(c->lf_stop_factor, 4);
     ck_assert_int_eq(hmd_config_parse_buf(c, "workers = 5\nqueue=9", 19, "buf"), 0);
     ck_assert_int_eq(c->workers, 5);
     ck_assert_int_eq(c->queue, 9);

@@ -560,6 +560,32 @@ START_TEST(test_degraded_copies)
 }
 END_TEST
 
+/* The local-feature stop-word option: out of range is refused; every valid
+ * setting (none, the tightest, the faster 4) still finds the demo's crop
+ * (the demo bank's lists are all far below the 256 entries stop words
+ * start at: the option's effect is measured by bench_e2e, at 100k). */
+START_TEST(test_lf_stop_factor_option)
+{
+    hm_engine_t *bad = NULL;
+    hm_engine_opts_t eo = { .lf_stop_factor = 65 };
+    char *d2 = tu_tmpdir();
+    ck_assert_int_eq(hm_engine_open(&bad, d2, &eo), HM_E_INVAL);
+    ck_assert_ptr_null(bad);
+    tu_rmtree(d2);
+    free(d2);
+    static const int vals[] = { -1, 1, 4 };
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        hm_engine_close(&eng);
+        eo.lf_stop_factor = vals[i];
+        ck_assert_int_eq(hm_engine_open(&eng, dir, &eo), 0);
+        hm_verdict_t v;
+        ck_assert_int_eq(s_score("queries/listing-1003.jpg", "s-42", "1003", &v), HM_DEC_SUSPECT);
+        ck_assert_str_eq(v.matches[0].ref, "tropicana-apple-001");
+        ck_assert_str_eq(v.matches[0].signal, "local");
+    }
+}
+END_TEST
+
 Suite *hm_suite_engine(void)
 {
     Suite *s = suite_create("engine");
@@ -572,6 +598,7 @@ Suite *hm_suite_engine(void)
     tcase_add_test(tc, test_top_k);
     tcase_add_test(tc, test_weak_match_corroborated);
     tcase_add_test(tc, test_degraded_copies);
+    tcase_add_test(tc, test_lf_stop_factor_option);
     tcase_add_test(tc, test_restart_and_snapshot);
     tcase_add_test(tc, test_readers_during_writes);
     tcase_add_test(tc, test_kill9_while_adding);
