@@ -5,7 +5,8 @@
  *
  *   bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR] [--lf-stop F]
  *
- * --lf-stop F: hm_engine_opts_t.lf_stop_factor (hallmarkd's lf-stop-factor).
+ * --lf-stop F: hallmarkd's lf-stop-factor (0..64, 0 = no stop words; the
+ * default is 8).
  *
  * The bank: the copy-detection set's references (bench_gen.h: grocery train
  * + val, split by scene group), fingerprinted and described like a backfill
@@ -173,7 +174,14 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--queries") && i + 1 < argc) nq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
-        else if (!strcmp(argv[i], "--lf-stop") && i + 1 < argc) lf_stop = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lf-stop") && i + 1 < argc) {
+            lf_stop = atoi(argv[++i]);
+            if (lf_stop < 0 || lf_stop > 64) {
+                fprintf(stderr, "bench_e2e: --lf-stop wants 0..64\n");
+                return 2;
+            }
+            lf_stop = lf_stop ? lf_stop : -1; /* as hallmarkd: 0 = none */
+        }
         else if (!strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i];
         else {
             fprintf(stderr, "usage: bench_e2e [--queries N] [--sizes A,B,...] [--seed S] [--dataset DIR] [--lf-stop F]\n");

@@ -68,7 +68,8 @@ typedef struct {
  * reaching it gets a second, exhaustive fit with a pixel check
  * (hm_engine_local.c).
  * Errors (decode, memory) give 0 hits.
- * @return the number of hits (0..cap).
+ * @return the number of hits (0..cap), or -1 when there is no local-feature
+ *         index (not trained yet, or local features off): nothing ran.
  */
 int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
                      float min_score, hm__local_hit_t *hits, int cap);

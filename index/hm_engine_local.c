@@ -130,7 +130,11 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
     const hm_lf_feat_t *q, *m;
     int nh = 0;
     pthread_rwlock_rdlock(&e->lf_lock);
-    if (!e->lf || s_features(ctx, img, len, &q, &m) != 0) {
+    if (!e->lf) {
+        pthread_rwlock_unlock(&e->lf_lock);
+        return -1;
+    }
+    if (s_features(ctx, img, len, &q, &m) != 0) {
         pthread_rwlock_unlock(&e->lf_lock);
         return 0;
     }
@@ -144,7 +148,8 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
         nc = 0;
     /* First chance: every candidate's own correspondences.  The one whose
      * fit came closest (most inliers in its best model) without passing gets
-     * the second chance. */
+     * the second chance, also when another candidate passed (the other
+     * product of a collage). */
     int pick = -1, pick_inl = -1, pick_hit = -1;
     for (int i = 0; i < nc; i++) {
         const hm_lf_feat_t *qs = cand[i].mirrored ? m : q;
@@ -176,6 +181,11 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
         const hm_lf_feat_t *qs = cand[pick].mirrored ? m : q;
         hm_geom_result_t res2[3];
         const hm_geom_result_t *r = s_rescue(e, t, qs, cand[pick].id, res2, 3);
+        /* one hit per reference: its plain and mirrored tallies are two
+         * candidates, either may hold a hit already */
+        for (int k = 0; r && pick_hit < 0 && k < nh; k++)
+            if (hits[k].id == cand[pick].id)
+                pick_hit = k;
         if (r && pick_hit >= 0 && r->score > hits[pick_hit].geom.score)
             hits[pick_hit].geom = *r;
         else if (r && pick_hit < 0 && nh < cap) {

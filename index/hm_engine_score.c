@@ -96,21 +96,26 @@ static int s_strong_match(const cands_t *cs)
  * signal matched, or matched only weakly (the easy copies never pay for it).  Every verified model
  * is a candidate, so each product of a collage can match.
  */
-static void s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
-                           hm_fp_ctx_t *ctx, const void *img, size_t len)
+static int s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
+                          hm_fp_ctx_t *ctx, const void *img, size_t len)
 {
     static _Thread_local hm__local_hit_t hits[HM_VERDICT_MAX_MATCHES];
     if (t->local < 0 || !img)
-        return;
+        return 0;
     int n = hm__engine_local(e, ctx, img, len, t->local, hits, HM_VERDICT_MAX_MATCHES);
     for (int i = 0; i < n; i++) {
         s_offer(cs, t, hits[i].id, HM_SIG_LOCAL, HM_DIH_ORIGINAL, 0, -1, hits[i].geom.score, NULL);
         /* If the local match became the reference's candidate, it carries
-         * its fit as the evidence. */
-        for (int j = 0; j < cs->n; j++)
-            if (cs->c[j].ref == hits[i].id && cs->c[j].signal == HM_SIG_LOCAL)
-                cs->c[j].geom = &hits[i].geom;
+         * the fit that scored it (a reference's plain and mirrored sets may
+         * both have hit: the stronger one). */
+        for (int j = 0; j < cs->n; j++) {
+            cand_t *c = &cs->c[j];
+            if (c->ref == hits[i].id && c->signal == HM_SIG_LOCAL &&
+                (!c->geom || hits[i].geom.score > c->geom->score))
+                c->geom = &hits[i].geom;
+        }
     }
+    return n >= 0;
 }
 
 /* query_kind: 0 the whole image, 1 its trimmed box, 2 the region *region. */
@@ -206,8 +211,8 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
 local:
     if (!s_strong_match(&cs)) {
         uint64_t t0 = s_us();
-        s_local_search(e, &cs, &t, ctx, img, len);
-        local_us = s_us() - t0;
+        if (s_local_search(e, &cs, &t, ctx, img, len))
+            local_us = s_us() - t0;
     }
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);
     v->n_matches = 0;

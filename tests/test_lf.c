@@ -764,6 +764,39 @@ START_TEST(index_concurrent)
 }
 END_TEST
 
+/*
+ * Stop words (hm_lfindex_qopts_t.stop_factor, hallmarkd's lf-stop-factor):
+ * 300 more references with photo 0's descriptors crowd its words far above
+ * the mean list; a query with those descriptors scans them with stop words
+ * off and skips them at a factor of 1, so the top candidate gets fewer votes.
+ */
+START_TEST(index_stop_words)
+{
+    lf_case_t c;
+    if (s_setup(&c))
+        return;
+    hm_lfindex_t *ix = s_index(&c);
+    for (uint64_t k = 0; k < 300; k++)
+        ck_assert_int_eq(hm_lfindex_add(ix, 1000 + k, &c.ref[0]), 0);
+    hm_lfindex_scratch_t *sc;
+    hm_lfindex_scratch_create(&sc);
+    hm_lfindex_cand_t cand[8];
+    int votes[2] = { 0, 0 };
+    for (int v = 0; v < 2; v++) {
+        hm_lfindex_qopts_t qo = hm_lfindex_qopts_default;
+        qo.stop_factor = v ? 1.0f : 0.0f;
+        int nc = 0;
+        ck_assert_int_eq(hm_lfindex_query(ix, sc, &c.ref[0], NULL, &qo, cand, &nc), 0);
+        votes[v] = nc ? cand[0].votes : 0;
+    }
+    ck_assert_msg(votes[0] >= 100 && votes[1] < votes[0] / 2, "top votes: stop words off %d, on %d",
+                  votes[0], votes[1]);
+    hm_lfindex_scratch_destroy(&sc);
+    hm_lfindex_destroy(&ix);
+    s_teardown(&c);
+}
+END_TEST
+
 Suite *hm_suite_lfindex(void)
 {
     Suite *s = suite_create("lfindex");
@@ -772,6 +805,7 @@ Suite *hm_suite_lfindex(void)
     tcase_add_test(tc, index_finds_copies);
     tcase_add_test(tc, index_add_remove);
     tcase_add_test(tc, index_concurrent);
+    tcase_add_test(tc, index_stop_words);
     suite_add_tcase(s, tc);
     return s;
 }
