@@ -150,7 +150,7 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
      * fit came closest (most inliers in its best model) without passing gets
      * the second chance, also when another candidate passed (the other
      * product of a collage). */
-    int pick = -1, pick_inl = -1, pick_hit = -1;
+    int pick = -1, pick_inl = -1;
     for (int i = 0; i < nc; i++) {
         const hm_lf_feat_t *qs = cand[i].mirrored ? m : q;
         hm_geom_frame_t qf = hm_geom_frame_of(qs);
@@ -172,10 +172,8 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
         for (int k = 0; k < nres; k++)
             if (res[k].score > top)
                 top = res[k].score, inl = res[k].inliers;
-        if (inl > pick_inl) {
+        if (inl > pick_inl)
             pick = i, pick_inl = inl;
-            pick_hit = b && nh > 0 && hits[nh - 1].id == cand[i].id ? nh - 1 : -1;
-        }
     }
     if (pick >= 0) {
         const hm_lf_feat_t *qs = cand[pick].mirrored ? m : q;
@@ -183,12 +181,12 @@ int hm__engine_local(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t l
         const hm_geom_result_t *r = s_rescue(e, t, qs, cand[pick].id, res2, 3);
         /* one hit per reference: its plain and mirrored tallies are two
          * candidates, either may hold a hit already */
-        for (int k = 0; r && pick_hit < 0 && k < nh; k++)
-            if (hits[k].id == cand[pick].id)
-                pick_hit = k;
-        if (r && pick_hit >= 0 && r->score > hits[pick_hit].geom.score)
-            hits[pick_hit].geom = *r;
-        else if (r && pick_hit < 0 && nh < cap) {
+        int k = 0;
+        while (k < nh && hits[k].id != cand[pick].id)
+            k++;
+        if (r && k < nh && r->score > hits[k].geom.score)
+            hits[k].geom = *r;
+        else if (r && k == nh && nh < cap) {
             hits[nh].id = cand[pick].id;
             hits[nh].geom = *r;
             nh++;
