@@ -23,6 +23,11 @@ pkgs=(
   libopencv-contrib-dev gnuplot-nox fonts-dejavu-core  # bench/: the OpenCV PHash peer, the report's plots, vips_text fonts
   libfaiss-dev  # only for FAISS's C++ headers (index/hm_faiss_binary.cpp); same 1.7.3 source
   chromium nodejs  # the review console's browser test (tests/e2e, playwright-core from npm)
+  nats-server libnats-dev  # the fleet (docs/DEPLOYMENT.md): JetStream streams, KV, core request/reply
+  libsystemd-dev  # sd_notify readiness, watchdog and journald priorities
+  prometheus  # promtool: `make test` checks /metrics with `promtool check metrics`
+  help2man  # man pages generated from the binaries' --help
+  python3-venv python3-setuptools python3-pip  # clients/python: pip install into a venv made by the Makefile
 )
 
 # playwright-core at the version pinned in tests/e2e/package.json (and its
