@@ -27,6 +27,7 @@ pkgs=(
   libsystemd-dev  # sd_notify readiness, watchdog and journald priorities
   prometheus  # promtool: `make test` checks /metrics with `promtool check metrics`
   help2man  # man pages generated from the binaries' --help
+  libseccomp-dev python3-seccomp  # tests/: the systemd unit's SystemCallFilter applied to hallmarkd before it starts
   python3-venv python3-setuptools python3-pip  # clients/python: pip install into a venv made by the Makefile
 )
 
