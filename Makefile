@@ -1,7 +1,9 @@
 # hallmark - plain GNU Makefile.  `make` builds everything, `make test` runs
 # every test, `make run` starts the daemon on the embedded default database.
-# Every target first makes sure the dependencies are installed (tools/deps.sh:
-# Debian packages + FAISS 1.7.3 with its C API, built into .deps/).
+# `make deps` installs the dependencies (tools/deps.sh: Debian packages +
+# FAISS 1.7.3 with its C API, built into .deps/); `make test`, `make run` and
+# the other goals that run something install them first; plain `make` only
+# builds, and says `run make deps` when something is missing.
 
 PREFIX   ?= /usr/local
 CC       ?= cc
@@ -29,11 +31,19 @@ endif
 
 DEPS_DIR   := $(CURDIR)/.deps
 DEPS_STAMP := $(DEPS_DIR)/.ok
-PKGS       := vips libzmq lmdb check jansson libmicrohttpd libturbojpeg libsodium
+# Packages per layer (docs/ARCHITECTURE.md): a layer compiles with its own
+# packages' flags only, and the library (lib/ + index/, hallmark.pc) links
+# only what it needs.
+LIB_PKGS    := vips libturbojpeg
+INDEX_PKGS  := $(LIB_PKGS) lmdb jansson libsodium
+SHELL_PKGS  := $(INDEX_PKGS) libzmq libmicrohttpd
+TEST_PKGS   := $(SHELL_PKGS) check
+PKGS        := $(TEST_PKGS)
 
 # Expanded lazily (=), so they are read after the dependency step has run.
-PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS_$(LAYER)) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBHM_LIBS  = $(shell pkg-config --libs $(INDEX_PKGS) 2>/dev/null)
 FAISS_CFLAGS = -I$(DEPS_DIR)/include
 # DT_RPATH (not RUNPATH) so libfaiss_c.so finds libfaiss.so too.
 # $ORIGIN/../lib/hallmark is where `make install` puts the FAISS libraries.
@@ -42,9 +52,29 @@ FAISS_LIBS   = -L$(DEPS_DIR)/lib -Wl,--disable-new-dtags,-rpath,$(DEPS_DIR)/lib 
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?=
-CPPFLAGS := -D_GNU_SOURCE -Ilib -Iindex -Idaemon -Ibench
+# Layers the compiler enforces: a file sees its own folder and the layers
+# below it, nothing above; the layers below the shells also see a folder of
+# poisoned headers first (build/poison/), so `#include <zmq.h>` in lib/ or
+# index/ is a compile error, not a convention.  LAYER is the source's top
+# folder (lib, index, daemon, tools, bench, tests).
+INC_lib    := -Ilib
+INC_index  := $(INC_lib) -Iindex
+INC_daemon := $(INC_index) -Idaemon
+INC_tools  := $(INC_index) -Itools
+INC_bench  := $(INC_index) -Ibench
+INC_tests  := $(INC_index) -Idaemon -Itools -Ibench -Itests
+PKGS_lib    = $(LIB_PKGS)
+PKGS_index  = $(INDEX_PKGS)
+PKGS_daemon = $(SHELL_PKGS)
+PKGS_tools  = $(SHELL_PKGS)
+PKGS_bench  = $(SHELL_PKGS)
+PKGS_tests  = $(TEST_PKGS)
+POISON_lib   := -I$(B)/poison/lib
+POISON_index := -I$(B)/poison/index
+LAYER     = $(firstword $(subst /, ,$<))
+CPPFLAGS  = -D_GNU_SOURCE $(POISON_$(LAYER)) $(INC_$(LAYER))
 ALL_CFLAGS = -std=c17 $(OPT) -g -fPIC -pthread $(WARN) $(SANFLAGS) $(CPPFLAGS) \
-             $(PKG_CFLAGS) $(FAISS_CFLAGS) -MMD -MP $(CFLAGS)
+             $(PKG_CFLAGS) $(if $(filter index tests bench,$(LAYER)),$(FAISS_CFLAGS)) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 LIBS     = $(FAISS_LIBS) $(PKG_LIBS) -lgomp -lstdc++ -lm
 
@@ -57,8 +87,9 @@ AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx51
 # (Suite *hm_suite_NAME(void)) and listed in a generated header.
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 INDEX_SRC := $(sort $(wildcard index/*.c))
-# C++ only where a C++ library must be wrapped (FAISS's missing C constructors).
-INDEX_CXX_SRC := $(sort $(wildcard index/*.cpp))
+# C++ only where a C++ library must be wrapped: the FAISS binary-index
+# constructors the 1.7.3 C API lacks, a baseline for bench/ and one test.
+BENCH_CXX_OBJ := $(B)/bench/hm_faiss_binary.o
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 # The CLI: every tools/*.c links into one binary, build/hallmark.
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
@@ -70,7 +101,7 @@ BENCH_LIB_SRC := bench/bench_gen.c bench/bench_metrics.c
 BENCH_LIB_OBJ := $(BENCH_LIB_SRC:%.c=$(B)/%.o)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
-INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o) $(INDEX_CXX_SRC:%.cpp=$(B)/%.o)
+INDEX_OBJ := $(INDEX_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
@@ -99,11 +130,34 @@ BENCH_E2E_BIN := $(B)/bench_e2e
 
 all: $(LIBA) $(TEST_BIN) $(BENCH_BIN) $(BENCH_SEARCH_BIN) $(BENCH_ACC_BIN) $(BENCH_LF_BIN) $(BENCH_E2E_BIN) $(BENCH_REPL_BIN) $(CLI_BIN) $(DAEMON_BIN)
 
-deps: 
+deps:
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
 
+# The goals that run something install what is missing; the others only check.
+INSTALL_GOALS := deps test test-tsan run demo bench bench-quick bench-lf bench-e2e bench-load \
+                 bench-repl fuzz screenshots install-check
+ifneq ($(filter $(INSTALL_GOALS),$(MAKECMDGOALS)),)
 $(DEPS_STAMP): tools/deps.sh
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $@
+else
+$(DEPS_STAMP): tools/deps.sh
+	@tools/deps.sh --check || { echo "make: dependencies are missing: run 'make deps' (make test and make run install them too)" >&2; exit 1; }
+	@mkdir -p $(DEPS_DIR) && touch $@
+endif
+
+# The poisoned headers of the layers below the shells (see CPPFLAGS): no
+# transport, web, test or service-manager library in lib/ or index/, and no
+# storage, JSON or crypto library in lib/ (bytes -> fingerprint only).
+POISON_index_H := zmq.h czmq.h microhttpd.h check.h nats/nats.h systemd/sd-daemon.h
+POISON_lib_H   := $(POISON_index_H) lmdb.h jansson.h sodium.h faiss/c_api/Index_c.h
+POISON_STAMP := $(B)/poison/.ok
+$(POISON_STAMP): Makefile
+	@rm -rf $(B)/poison && mkdir -p $(B)/poison
+	@for l in lib index; do \
+	   hs="$(POISON_index_H)"; [ $$l = lib ] && hs="$(POISON_lib_H)"; \
+	   for h in $$hs; do mkdir -p $(B)/poison/$$l/$$(dirname $$h); \
+	     echo "#error \"layering: $$l/ must not include <$$h> (docs/ARCHITECTURE.md)\"" > $(B)/poison/$$l/$$h; done; done
+	@touch $@
 
 # Rebuild everything when the flags change (a settings stamp, STYLE habit 10).
 SETTINGS := $(B)/.settings
@@ -113,7 +167,7 @@ $(SETTINGS): FORCE | $(DEPS_STAMP)
 	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
 FORCE:
 
-$(B)/%.o: %.c $(SETTINGS) | $(DEPS_STAMP)
+$(B)/%.o: %.c $(SETTINGS) | $(DEPS_STAMP) $(POISON_STAMP)
 	@mkdir -p $(dir $@)
 	$(if $(V),,@echo "  CC    $<";)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -148,8 +202,8 @@ $(B)/tests/test_main.o: ALL_CFLAGS += -I$(B)/tests
 
 # -lutil: forkpty() for the CLI's progress-bar test on a pseudo-terminal; -lz: the
 # decompression-bomb suite builds its deflate streams.
-$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(LIBA) $(LIBS) -lutil -lz
+$(TEST_BIN): $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(BENCH_CXX_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(DAEMON_MOD) $(BENCH_LIB_OBJ) $(BENCH_CXX_OBJ) $(LIBA) $(LIBS) -lutil -lz
 
 $(CLI_BIN): $(TOOLS_OBJ) $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBA) $(LIBS)
@@ -170,8 +224,8 @@ bench-repl: $(BENCH_REPL_BIN) $(DAEMON_BIN)
 	$(BENCH_REPL_BIN) --bin $(CURDIR)/$(B)
 
 ifneq ($(BENCH_SEARCH_BIN),)
-$(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
-	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+$(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(BENCH_CXX_OBJ) $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 endif
 
 $(BENCH_ACC_BIN): $(B)/bench/bench_accuracy.o $(B)/bench/bench_acc_out.o $(BENCH_LIB_OBJ) $(LIBA)
@@ -234,6 +288,7 @@ E2E_MODULES := tests/e2e/node_modules/playwright-core/package.json
 $(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
 	@tools/deps.sh && touch $@
 test: $(TEST_BIN) $(CLI_BIN) $(DAEMON_BIN) $(if $(filter 1,$(TEST_E2E)),$(E2E_MODULES))
+	$(if $(filter 0,$(TEST_FUZZ)),,@$(MAKE) --no-print-directory install-check)
 	@echo "== unit, conformance and integration tests ($(B))"
 	@LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	 HM_E2E=$(TEST_E2E) HM_BIN_DIR=$(CURDIR)/$(B) tools/run_tests.sh $(TEST_BIN) $(TEST_FUZZ) $(MAKE)
@@ -283,12 +338,12 @@ bench-load: $(BENCH_LOAD_BIN) $(CLI_BIN) $(DAEMON_BIN)
 # Install: binaries, the static and shared library, the public headers, a
 # pkg-config file, and the FAISS libraries the binaries load (our C-API build
 # is not a Debian package, so it travels with hallmark).
-INSTALL_HEADERS := lib/hallmark.h lib/hm_error.h lib/hm_decode.h lib/hm_fp.h lib/hm_simd.h \
-                   index/hm_engine.h index/hm_verdict.h index/hm_store.h index/hm_hindex.h \
-                   index/hm_vindex.h index/hm_matcher.h
+INSTALL_HEADERS := index/hallmark.h lib/hm_error.h lib/hm_decode.h lib/hm_fp.h lib/hm_simd.h \
+                   index/hm_engine.h index/hm_verdict.h index/hm_store.h index/hm_sha.h \
+                   index/hm_hindex.h index/hm_vindex.h index/hm_matcher.h
 LIBSO := $(B)/libhallmark.so
 $(LIBSO): $(LIB_OBJ) $(INDEX_OBJ)
-	$(if $(V),,@echo "  LD    $@";)$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libhallmark.so.0 -o $@ $^ $(LIBS)
+	$(if $(V),,@echo "  LD    $@";)$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libhallmark.so.0 -o $@ $^ $(FAISS_LIBS) $(LIBHM_LIBS) -lgomp -lstdc++ -lm
 
 install: all $(LIBSO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/hallmark \
@@ -299,7 +354,7 @@ install: all $(LIBSO)
 	ln -sf libhallmark.so.0 $(DESTDIR)$(PREFIX)/lib/libhallmark.so
 	cp -a $(DEPS_DIR)/lib/libfaiss.so $(DEPS_DIR)/lib/libfaiss_c.so $(DESTDIR)$(PREFIX)/lib/hallmark/
 	install -m 0644 $(INSTALL_HEADERS) $(DESTDIR)$(PREFIX)/include/hallmark/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' tools/hallmark.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(INDEX_PKGS)|g' tools/hallmark.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hallmark.pc
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hallmark $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	           $(DESTDIR)$(PREFIX)/share/hallmark
@@ -307,6 +362,23 @@ install: all $(LIBSO)
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hallmark/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/hallmarkd.service \
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/hallmarkd.service
+
+# install-check: install into a folder of the build, then build a program
+# the way a user of the library would: every installed header compiled on
+# its own (each must be self-contained), and tests/install/check.c compiled
+# and linked with nothing but `pkg-config hallmark`, then run.  `make test`
+# runs it (plain build).
+IC := $(CURDIR)/$(B)/install-check
+IC_PC = PKG_CONFIG_PATH=$(IC)/lib/pkgconfig pkg-config
+.PHONY: install-check
+install-check: $(LIBSO) $(LIBA) $(CLI_BIN) $(DAEMON_BIN)
+	@rm -rf $(IC) && $(MAKE) --no-print-directory install PREFIX=$(IC) >/dev/null
+	@for h in $(notdir $(INSTALL_HEADERS)); do \
+	   echo "#include \"$$h\"" | $(CC) -std=c17 -fsyntax-only -Wall -Werror $$($(IC_PC) --cflags hallmark) -x c - \
+	     || { echo "install-check: $$h does not compile on its own" >&2; exit 1; }; done
+	@$(CC) -std=c17 -Wall -Werror -o $(IC)/check tests/install/check.c $$($(IC_PC) --cflags --libs hallmark)
+	@LD_LIBRARY_PATH=$(IC)/lib $(IC)/check demo/refs/Arla-Natural-Yoghurt_001.jpg
+	@echo "install-check: $(words $(INSTALL_HEADERS)) headers self-contained; a program linked from hallmark.pc ran"
 
 # Fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` builds every target in
 # tests/fuzz/ with clang + ASan + UBSan and runs each for N seconds on seed

@@ -7,7 +7,7 @@
  * Data: ../shared/datasets/grocery (HM_SHARED).  References: the first photo
  * of N scene groups (default 200; groups taken in scene-groups.tsv order,
  * every 4th group skipped to leave distractor scenes).  Queries per
- * reference: one generated copy per transform family (tests/lf_gen.h),
+ * reference: one generated copy per transform family (bench/lf_gen.h),
  * JPEG-encoded (q = 85; q = 40 for the jpeg40 family).  Negatives: the second
  * photo of each multi-photo group whose first photo is a reference (a burst
  * shot of the same scene: must not match), a photo of a skipped group with a
@@ -46,7 +46,7 @@
 #include "hm_lfindex.h"
 #include "hm_simd.h"
 
-#include "../tests/lf_gen.h"
+#include "lf_gen.h"
 
 #define MAXREF 1024
 

@@ -41,7 +41,7 @@
  * Use fewer keypoints per reference for very large banks (the cost is
  * linear in them: hm_lf_ref_set_keypoints(), `--lf-keypoints`).
  *
- * Why not FAISS IndexBinaryIVF (index/hm_faiss_binary.h): the payload
+ * Why not FAISS IndexBinaryIVF (bench/hm_faiss_binary.h): the payload
  * here is (reference, keypoint), removal must be cheap and reads must run
  * beside a writer; FAISS's IVF would need the payload packed into its ids
  * and removes by scanning every list.  Not measured against it.

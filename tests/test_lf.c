@@ -4,7 +4,7 @@
  * "lfindex" (the descriptor index).
  *
  * Generated cases come from ../shared/datasets/grocery through libvips
- * (tests/lf_gen.h): crop to 50% of the area, pad on white, frame + caption,
+ * (bench/lf_gen.h): crop to 50% of the area, pad on white, frame + caption,
  * rotations of 5/10/15 degrees, mirror, a 2x2 collage with other products,
  * JPEG q = 40, and a crop + rotation.  Negatives: burst shots of one scene
  * (scene-groups.tsv) and an unrelated photo sharing a logo-sized region.
