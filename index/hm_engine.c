@@ -96,7 +96,7 @@ static int s_scan_ref(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
     hm_fp_t fp;
-    if (hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm_record_fp(ref->fp, ref->fp_len, &fp) != 0) {
         sc->bad++;
         hm_log_warn("ref_unreadable", "id=%" PRIu64 " ext_id=\"%s\" reason=\"%s\"", ref->id,
                     ref->ext_id, hm_last_error());
@@ -116,7 +116,7 @@ static int s_collect_desc(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
     hm_fp_t fp;
-    if ((ref->flags & HM_REF_PDQ_ONLY) || hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0)
+    if ((ref->flags & HM_REF_PDQ_ONLY) || hm_record_fp(ref->fp, ref->fp_len, &fp) != 0)
         return 0;
     return s_push(sc, (int64_t)ref->id, fp.desc);
 }
@@ -175,7 +175,7 @@ static int s_replay(const hm_store_change_t *ch, void *arg)
         if (hm_store_get(r->e->store, ch->id, &ref) != 0)
             return 0; /* removed later: the REMOVE will follow or has no effect */
         hm_fp_t fp;
-        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm__engine_blob_fp(ref.fp, ref.fp_len, &fp) == 0) {
+        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm_record_fp(ref.fp, ref.fp_len, &fp) == 0) {
             hm_vindex_remove(r->e->vindex, (int64_t)ch->id); /* idempotent replay */
             if ((r->rc = hm_vindex_add(r->e->vindex, fp.desc, (int64_t)ch->id))) {
                 hm_ref_clear(&ref);

@@ -36,34 +36,26 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
             it->rc = hm__seterr(HM_E_INVAL, "a reference needs an id, a brand and a bank");
             continue;
         }
-        /* The stored blob: the fingerprint, then the local features. */
-        size_t cap = HM_FP_SERIAL_BYTES + (it->lf_blob ? it->lf_len : 0);
-        uint8_t stack[HM_FP_SERIAL_BYTES], *blob = cap > sizeof stack ? malloc(cap) : stack;
-        if (!blob) {
-            rc = hm__seterr(HM_E_NOMEM, "reference record");
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        int erc = hm_record_encode(it->fp, it->lf_blob, it->lf_len, &blob, &len);
+        if (erc == HM_E_NOMEM) {
+            rc = erc;
             hm_store_batch_abort(e->store);
             goto leave;
         }
-        int len = hm_fp_serialize(it->fp, blob, cap);
-        if (len < 0) {
-            it->rc = len;
-            if (blob != stack)
-                free(blob);
+        if (erc) {
+            it->rc = erc;
             continue;
-        }
-        if (it->lf_blob && it->lf_len) {
-            memcpy(blob + len, it->lf_blob, it->lf_len);
-            len += (int)it->lf_len;
         }
         hm_ref_t ref = {
             .ext_id = m->ext_id, .bank = m->bank, .brand = m->brand,
             .rights_holder = m->holder, .source = m->source,
-            .flags = it->pdq_only ? HM_REF_PDQ_ONLY : 0, .fp = blob, .fp_len = (size_t)len,
+            .flags = it->pdq_only ? HM_REF_PDQ_ONLY : 0, .fp = blob, .fp_len = len,
         };
         memcpy(ref.sha256, it->sha256, 32);
         it->rc = hm_store_add(e->store, &ref, &it->id);
-        if (blob != stack)
-            free(blob);
+        free(blob);
         if (it->rc && it->rc != HM_E_EXISTS && it->rc != HM_E_INVAL) {
             rc = it->rc; /* the store itself failed: the whole batch goes */
             hm_store_batch_abort(e->store);

@@ -11,6 +11,7 @@
 #include "hm_hindex.h"
 #include "hm_lfindex.h"
 #include "hm_matcher.h"
+#include "hm_record.h"
 #include "hm_store.h"
 #include "hm_vindex.h"
 
@@ -45,10 +46,6 @@ struct hm_engine {
 int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only);
 /* Take them out again (missing entries are not an error). */
 void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id);
-/* The fingerprint at the start of a stored blob, and the local features
- * after it (n = 0 when the reference has none).  @return 0, HM_E_CORRUPT. */
-int hm__engine_blob_fp(const uint8_t *blob, size_t len, hm_fp_t *fp);
-int hm__engine_blob_lf(const uint8_t *blob, size_t len, hm_lf_feat_t *lf);
 /* Build (train + fill) the local-feature index from the store; swaps it in.
  * Called at open and when the bank has grown 4x since the last training. */
 int hm__engine_lf_build(hm_engine_t *e);

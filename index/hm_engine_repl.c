@@ -30,19 +30,17 @@ static int s_index_change(hm_engine_t *e, const void *rec, size_t len)
         if (!fp)
             return hm__seterr(HM_E_NOMEM, "replica index");
         int pdq_only = (ref.flags & HM_REF_PDQ_ONLY) != 0;
-        rc = hm__engine_blob_fp(ref.fp, ref.fp_len, fp);
+        rc = hm_record_fp(ref.fp, ref.fp_len, fp);
         if (rc == 0)
             rc = hm__engine_index_ref(e, ch.id, fp, pdq_only);
         if (rc == 0 && !pdq_only)
             rc = hm_vindex_add(e->vindex, fp->desc, (int64_t)ch.id);
         free(fp);
         /* The local features shipped after the fingerprint, as on the primary. */
-        if (rc == 0 && ref.fp_len > HM_FP_SERIAL_BYTES) {
-            hm_engine_item_t it = { .fp = NULL, .rc = 0, .id = ch.id,
-                                    .lf_blob = ref.fp + HM_FP_SERIAL_BYTES,
-                                    .lf_len = ref.fp_len - HM_FP_SERIAL_BYTES };
+        hm_engine_item_t it = { .fp = NULL, .rc = 0, .id = ch.id };
+        hm_record_lf_blob(ref.fp, ref.fp_len, &it.lf_blob, &it.lf_len);
+        if (rc == 0 && it.lf_blob)
             rc = hm__engine_lf_added(e, &it, 1);
-        }
     } else if (ch.op == HM_OP_REMOVE) {
         hm__engine_unindex_ref(e, ch.id);
     } else if (ch.op == HM_OP_ALLOW && has_allow && allow.has_pdq) {

@@ -98,7 +98,7 @@ static int s_ref(const hm_ref_t *ref, void *arg)
     verify_t *v = arg;
     v->refs++;
     hm_fp_t fp;
-    if (hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm_record_fp(ref->fp, ref->fp_len, &fp) != 0) {
         v->unreadable++;
         s_problem(v, "fingerprint_unreadable", ref, "%s", hm_last_error());
         return 0;
