@@ -15,9 +15,17 @@
  *
  * Thread safety: hm_engine_score*() may run on many threads at once, each with
  * its own hm_fp_ctx_t.  The control calls (add, remove, relabel, authorize,
- * feedback, set_thresholds) may run concurrently with scoring; they are
- * serialised among themselves, and their effect is visible to scoring as soon
- * as they return (well within the 1 s the protocol promises).
+ * feedback, put_thumbs, decision_put, log_compact, repl_apply, snapshot,
+ * verify) may run concurrently with scoring; they are serialised among
+ * themselves by the engine's one write lock, and their effect is visible to
+ * scoring as soon as they return (well within the 1 s the protocol
+ * promises).  Scoring never waits for the write lock; it waits only while a
+ * local-feature index rebuild swaps the index in (index/hm_engine_int.h
+ * lists every lock and its order).  load_thresholds swaps the thresholds
+ * atomically with respect to scoring.
+ *
+ * Ownership: every pointer argument is borrowed for the call unless its
+ * comment says otherwise; out-parameters the caller free()s are named so.
  */
 #ifndef HM_ENGINE_H
 #define HM_ENGINE_H
@@ -137,9 +145,43 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
 int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
                          const void *const *jpgs, const size_t *lens);
 
-/* The engine's store, for reads only (export, verify, look-ups): borrowed,
- * valid until hm_engine_close().  Writes must go through the engine, which
- * keeps the search indexes in step. */
+/*
+ * Review-console records (not matching data: no search index sees them).
+ * hm_engine_decision_put - record a reviewer's decision (JSON text, len
+ *   bytes, borrowed) under the verdict's id; once only.
+ *   @return 0, HM_E_EXISTS (already decided), HM_E_INVAL (NULL, empty or
+ *           overlong id), HM_E_READONLY, HM_E_TOO_LARGE, HM_E_BUSY,
+ *           HM_E_STORE, HM_E_NOMEM.  Serialised with the control calls.
+ * hm_engine_decision_get - the decision recorded for verdict_id.
+ * hm_engine_ref_thumb - the thumbnail kept for a reference (JPEG), by its
+ *   external id (hm_engine_add, hm_engine_put_thumbs).
+ *   @param[out] json, jpg  a malloc()ed copy, the caller free()s it; NULL on
+ *               failure.
+ *   @return 0, HM_E_NOTFOUND, HM_E_INVAL, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
+ *   Any thread, concurrently with everything.
+ */
+int hm_engine_decision_put(hm_engine_t *e, const char *verdict_id, const void *json, size_t len);
+int hm_engine_decision_get(hm_engine_t *e, const char *verdict_id, void **json, size_t *len);
+int hm_engine_ref_thumb(hm_engine_t *e, const char *ext_id, void **jpg, size_t *len);
+
+/*
+ * hm_engine_log_compact - trim the change log (hm_store_log_compact(): keep
+ * the last keep_n entries and those younger than keep_seconds, delete at most
+ * max).  A primary's replication calls it; the next open rebuilds the
+ * descriptor index when its snapshot predates the log.
+ * @return 0, HM_E_INVAL (NULL e), HM_E_READONLY, HM_E_BUSY, HM_E_STORE,
+ *         HM_E_NOMEM.  Serialised with the control calls.
+ */
+int hm_engine_log_compact(hm_engine_t *e, uint64_t keep_n, int64_t keep_seconds, size_t max,
+                          uint64_t *removed);
+
+/*
+ * hm_engine_store - the engine's store, for READS ONLY: export, look-ups,
+ * the replication feed (sequence, log reads, database snapshots), tests.
+ * Borrowed, valid until hm_engine_close().  Never write through it: every
+ * write goes through the calls above, which keep the search indexes in step
+ * and take the engine's write lock.  NULL when e is NULL.
+ */
 hm_store_t *hm_engine_store(hm_engine_t *e);
 
 /*
@@ -156,6 +198,15 @@ hm_store_t *hm_engine_store(hm_engine_t *e);
  *         HM_E_NOMEM, or the store's read error.
  */
 int hm_engine_verify(hm_engine_t *e, char **report_json);
+/*
+ * hm_engine_test_drift - FOR TESTS of hm_engine_verify only: take reference
+ * id's whole-image entry out of one in-memory hash index (signal "pdq",
+ * "phash" or "dhash"), leaving the store as it is: the drift verify exists
+ * to find.  Serialised with the control calls.
+ * @return 0, HM_E_INVAL (NULL e, unknown signal), HM_E_NOTFOUND (no entry),
+ *         HM_E_NOMEM (the index compaction after it failed; removed anyway).
+ */
+int hm_engine_test_drift(hm_engine_t *e, uint64_t id, const char *signal);
 
 /* Statistics as a JSON object text; the caller frees *json with free(). */
 int hm_engine_stats_json(hm_engine_t *e, char **json);

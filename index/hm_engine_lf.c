@@ -118,13 +118,13 @@ leave:
     return rc;
 }
 
-int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
+int hm__engine_lf_added(hm_engine_t *e, const hm__change_t *items, size_t n)
 {
     if (e->opts.no_local_features)
         return 0;
     size_t with = 0;
     for (size_t i = 0; i < n; i++)
-        with += items[i].rc == 0 && items[i].lf_blob && items[i].lf_len;
+        with += items[i].op == HM__CH_ADD && items[i].lf_blob && items[i].lf_len;
     if (!with)
         return 0;
     /* No vocabulary yet, or the bank outgrew it: rebuild from the store
@@ -135,7 +135,7 @@ int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
     hm_lf_feat_t f = { 0 };
     int rc = hm_lf_feat_init(&f, HM_LF_MAX_KP);
     for (size_t i = 0; !rc && i < n; i++) {
-        if (items[i].rc || !items[i].lf_blob || !items[i].lf_len)
+        if (items[i].op != HM__CH_ADD || !items[i].lf_blob || !items[i].lf_len)
             continue;
         if ((rc = hm_lf_deserialize(items[i].lf_blob, items[i].lf_len, &f)))
             break;

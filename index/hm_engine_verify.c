@@ -192,3 +192,17 @@ leave:
     free(v);
     return rc;
 }
+
+int hm_engine_test_drift(hm_engine_t *e, uint64_t id, const char *signal)
+{
+    hm_hindex_t *ix = NULL;
+    if (e && signal)
+        ix = !strcmp(signal, "pdq") ? e->pdq : !strcmp(signal, "phash") ? e->phash
+           : !strcmp(signal, "dhash") ? e->dhash : NULL;
+    if (!ix)
+        return hm__seterr(HM_E_INVAL, "hm_engine_test_drift: no engine or unknown signal");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_hindex_remove(ix, HM__HID(id, 0));
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
