@@ -89,9 +89,20 @@ int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q,
                        hm_verdict_t *v);
 
 /*
- * Control.  Each returns 0 or an error code, listed in the implementation's
- * comments: HM_E_INVAL, HM_E_EXISTS (same external id or same image bytes),
- * HM_E_NOTFOUND, HM_E_STORE, HM_E_LOCKED, HM_E_READONLY, or a decode error.
+ * Control.  Every call below may also return the store's write errors
+ * (HM_E_STORE, HM_E_BUSY, HM_E_NOMEM; HM_E_TOO_LARGE for a record over the
+ * store's limits) and HM_E_READONLY (opened read-only); an error after the
+ * store committed (an index could not follow: HM_E_NOMEM, HM_E_INDEX) leaves
+ * the store right, and the next open rebuilds the indexes from it.  "Decode
+ * errors" are hm_fp_compute()'s: HM_E_EMPTY, HM_E_TOO_LARGE, HM_E_TOO_SMALL,
+ * HM_E_UNSUPPORTED, HM_E_CORRUPT, HM_E_DECODE, HM_E_NOMEM.
+ *
+ * hm_engine_add - fingerprint img (len bytes, borrowed) on ctx (the calling
+ *   thread's), store it as a reference with its local features and a
+ *   thumbnail (best effort), index it.  *id_out (may be NULL) = its id.
+ *   @return 0, HM_E_INVAL (NULL e, ctx or meta; no ext_id or brand; bad
+ *           bank), HM_E_EXISTS (same external id or same image bytes), a
+ *           decode error.
  */
 int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
                   const void *img, size_t len, uint64_t *id_out);
@@ -101,8 +112,16 @@ int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
  * workers).  The caller frees *blob.  @return 0 or a decode error.
  */
 int hm_engine_ref_features(const void *img, size_t len, uint8_t **blob, size_t *blob_len);
+/*
+ * hm_engine_add_fp - add a reference from its fingerprint (fp borrowed;
+ * sha256 may be NULL: no content hash).  pdq_only: PDQ alone is indexed (a
+ * reference imported from a hash list).
+ * @return 0, HM_E_INVAL (NULL meta or fp, as hm_engine_add), HM_E_EXISTS.
+ */
 int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
                      const uint8_t sha256[32], int pdq_only, uint64_t *id_out);
+/* Remove a reference by external id (store and every index).
+ * @return 0, HM_E_INVAL (NULL argument), HM_E_NOTFOUND, HM_E_CORRUPT. */
 int hm_engine_remove(hm_engine_t *e, const char *ext_id);
 
 /* One reference of a batch add: filled by the caller (meta, fp, sha256,
@@ -126,12 +145,19 @@ typedef struct hm_engine_item {
  */
 int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n);
 /* Changes the bank; brand and holder may be NULL (unchanged) or must equal
- * the stored ones (HM_E_INVAL otherwise: remove and add to change them). */
+ * the stored ones (HM_E_INVAL otherwise: remove and add to change them).
+ * @return 0, HM_E_INVAL (NULL e or ext_id, bad bank, brand or holder
+ *         differs), HM_E_NOTFOUND, HM_E_CORRUPT. */
 int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *brand,
                       const char *holder);
+/* Authorise (on = 1) or de-authorise seller for brand.
+ * @return 0, HM_E_INVAL (NULL or empty brand or seller, too long). */
 int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, int on);
-/* confirm = 1: the image joins the counterfeit bank (meta gives provenance);
- * confirm = 0: the image goes on the allow-list. */
+/* confirm = 1: the image joins the counterfeit bank (meta, may be NULL,
+ * gives its id, brand, holder and provenance; note is appended);
+ * confirm = 0: the image goes on the allow-list with note.
+ * @return 0, HM_E_INVAL (NULL e or ctx, note too long), HM_E_EXISTS
+ *         (confirm: already a reference), a decode error. */
 int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
                        int confirm, const hm_ref_meta_t *meta, const char *note);
 
