@@ -340,7 +340,7 @@ bench-load: $(BENCH_LOAD_BIN) $(CLI_BIN) $(DAEMON_BIN)
 # is not a Debian package, so it travels with hallmark).
 INSTALL_HEADERS := index/hallmark.h lib/hm_error.h lib/hm_decode.h lib/hm_fp.h lib/hm_simd.h \
                    index/hm_engine.h index/hm_verdict.h index/hm_store.h index/hm_sha.h \
-                   index/hm_hindex.h index/hm_vindex.h index/hm_matcher.h
+                   index/hm_hindex.h index/hm_vindex.h index/hm_matcher.h index/hm_decision.h
 LIBSO := $(B)/libhallmark.so
 $(LIBSO): $(LIB_OBJ) $(INDEX_OBJ)
 	$(if $(V),,@echo "  LD    $@";)$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libhallmark.so.0 -o $@ $^ $(FAISS_LIBS) $(LIBHM_LIBS) -lgomp -lstdc++ -lm

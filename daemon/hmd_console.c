@@ -370,7 +370,7 @@ static json_t *s_decision_get(hm_engine_t *e, const char *id)
 {
     void *val = NULL;
     size_t len = 0;
-    if (!e || hm_store_aux_get(hm_engine_store(e), HM_AUX_DECISIONS, id, &val, &len) != 0)
+    if (!e || hm_engine_decision_get(e, id, &val, &len) != 0)
         return NULL;
     json_t *j = json_loadb(val, len, 0, NULL);
     free(val);
@@ -513,9 +513,7 @@ static MHD_Result_t s_decide(hmd_console_t *c, struct MHD_Connection *conn,
                                 e.listing, "seller", e.seller, "brand", e.brand, "ref",
                                 confirm ? ext : "");
         char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-        rc = text ? hm_store_aux_put(hm_engine_store(eng), HM_AUX_DECISIONS, e.id, text,
-                                     strlen(text), 1)
-                  : HM_E_NOMEM;
+        rc = text ? hm_engine_decision_put(eng, e.id, text, strlen(text)) : HM_E_NOMEM;
         free(text);
         json_decref(rec);
         if (rc) {
@@ -567,8 +565,7 @@ static MHD_Result_t s_image(hmd_console_t *c, struct MHD_Connection *conn,
         free(jpg);
         return s_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
-    if (ref && (!eng || hm_store_aux_get(hm_engine_store(eng), HM_AUX_REFTHUMBS, e.m[n].ref,
-                                         &jpg, &len) != 0))
+    if (ref && (!eng || hm_engine_ref_thumb(eng, e.m[n].ref, &jpg, &len) != 0))
         jpg = NULL;
     if (!jpg)
         return s_text(conn, MHD_HTTP_NOT_FOUND, "no image kept\n");

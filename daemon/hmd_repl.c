@@ -286,8 +286,8 @@ static void s_status(hmd_repl_t *r, uint64_t now)
 static void s_compact(hmd_repl_t *r)
 {
     uint64_t removed = 0;
-    if (hm_store_log_compact(hm_engine_store(r->e), (uint64_t)r->cfg->repl_keep,
-                             (int64_t)r->cfg->repl_keep_hours * 3600, 100000, &removed) != 0)
+    if (hm_engine_log_compact(r->e, (uint64_t)r->cfg->repl_keep,
+                              (int64_t)r->cfg->repl_keep_hours * 3600, 100000, &removed) != 0)
         hm_log_warn("repl_compact", "reason=\"%s\"", hm_last_error());
     else if (removed)
         hm_log_info("repl_compact", "removed=%llu keep=%d keep_hours=%d",

@@ -20,40 +20,6 @@
 #include "hm_error.h"
 #include "hm_log.h"
 
-int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only)
-{
-    int rc;
-    if ((rc = hm_hindex_add(e->pdq, HM__HID(id, 0), fp->full.pdq[HM_DIH_ORIGINAL].w)))
-        return rc;
-    if (fp->has_trim &&
-        (rc = hm_hindex_add(e->pdq, HM__HID(id, 1), fp->trim.pdq[HM_DIH_ORIGINAL].w)))
-        return rc;
-    if (pdq_only)
-        return 0;
-    if ((rc = hm_hindex_add(e->phash, HM__HID(id, 0), &fp->full.phash)) ||
-        (rc = hm_hindex_add(e->dhash, HM__HID(id, 0), &fp->full.dhash)))
-        return rc;
-    if (fp->has_trim && ((rc = hm_hindex_add(e->phash, HM__HID(id, 1), &fp->trim.phash)) ||
-                         (rc = hm_hindex_add(e->dhash, HM__HID(id, 1), &fp->trim.dhash))))
-        return rc;
-    return 0;
-}
-
-void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id)
-{
-    for (int t = 0; t < 2; t++) {
-        hm_hindex_remove(e->pdq, HM__HID(id, t));
-        hm_hindex_remove(e->phash, HM__HID(id, t));
-        hm_hindex_remove(e->dhash, HM__HID(id, t));
-    }
-    if (e->vindex)
-        hm_vindex_remove(e->vindex, (int64_t)id);
-    pthread_rwlock_rdlock(&e->lf_lock);
-    if (e->lf && hm_lfindex_remove(e->lf, id) == 0 && e->lf_refs)
-        e->lf_refs--;
-    pthread_rwlock_unlock(&e->lf_lock);
-}
-
 hm_thresholds_t hm__engine_thresholds(hm_engine_t *e)
 {
     pthread_rwlock_rdlock(&e->thr_lock);
@@ -96,14 +62,16 @@ static int s_scan_ref(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
     hm_fp_t fp;
-    if (hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm_record_fp(ref->fp, ref->fp_len, &fp) != 0) {
         sc->bad++;
         hm_log_warn("ref_unreadable", "id=%" PRIu64 " ext_id=\"%s\" reason=\"%s\"", ref->id,
                     ref->ext_id, hm_last_error());
         return 0;
     }
     int pdq_only = (ref->flags & HM_REF_PDQ_ONLY) != 0;
-    int rc = hm__engine_index_ref(sc->e, ref->id, &fp, pdq_only);
+    hm__change_t ch = { .op = HM__CH_ADD, .only = HM__IX_HASH, .id = ref->id, .fp = &fp,
+                        .pdq_only = pdq_only };
+    int rc = hm__engine_apply(sc->e, &ch, 1, NULL);
     if (rc)
         return rc;
     if (sc->collect && !pdq_only)
@@ -116,7 +84,7 @@ static int s_collect_desc(const hm_ref_t *ref, void *arg)
 {
     scan_t *sc = arg;
     hm_fp_t fp;
-    if ((ref->flags & HM_REF_PDQ_ONLY) || hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0)
+    if ((ref->flags & HM_REF_PDQ_ONLY) || hm_record_fp(ref->fp, ref->fp_len, &fp) != 0)
         return 0;
     return s_push(sc, (int64_t)ref->id, fp.desc);
 }
@@ -175,16 +143,17 @@ static int s_replay(const hm_store_change_t *ch, void *arg)
         if (hm_store_get(r->e->store, ch->id, &ref) != 0)
             return 0; /* removed later: the REMOVE will follow or has no effect */
         hm_fp_t fp;
-        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm__engine_blob_fp(ref.fp, ref.fp_len, &fp) == 0) {
-            hm_vindex_remove(r->e->vindex, (int64_t)ch->id); /* idempotent replay */
-            if ((r->rc = hm_vindex_add(r->e->vindex, fp.desc, (int64_t)ch->id))) {
+        if (!(ref.flags & HM_REF_PDQ_ONLY) && hm_record_fp(ref.fp, ref.fp_len, &fp) == 0) {
+            hm__change_t c = { .op = HM__CH_ADD, .only = HM__IX_VINDEX, .id = ch->id, .fp = &fp };
+            if ((r->rc = hm__engine_apply(r->e, &c, 1, NULL))) {
                 hm_ref_clear(&ref);
                 return r->rc;
             }
         }
         hm_ref_clear(&ref);
     } else if (ch->op == HM_OP_REMOVE) {
-        hm_vindex_remove(r->e->vindex, (int64_t)ch->id);
+        hm__change_t c = { .op = HM__CH_REMOVE, .only = HM__IX_VINDEX, .id = ch->id };
+        hm__engine_apply(r->e, &c, 1, NULL);
     }
     return 0;
 }
@@ -192,9 +161,8 @@ static int s_replay(const hm_store_change_t *ch, void *arg)
 static int s_allow_cb(const hm_allow_t *a, void *arg)
 {
     hm_engine_t *e = arg;
-    if (a->has_pdq)
-        return hm_hindex_add(e->allow_pdq, ++e->allow_next, a->pdq.w);
-    return 0;
+    hm__change_t c = { .op = HM__CH_ALLOW, .only = HM__IX_HASH, .allow_pdq = &a->pdq };
+    return a->has_pdq ? hm__engine_apply(e, &c, 1, NULL) : 0;
 }
 
 /* Delete every snapshot other than keep_seq's. */

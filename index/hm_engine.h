@@ -15,9 +15,17 @@
  *
  * Thread safety: hm_engine_score*() may run on many threads at once, each with
  * its own hm_fp_ctx_t.  The control calls (add, remove, relabel, authorize,
- * feedback, set_thresholds) may run concurrently with scoring; they are
- * serialised among themselves, and their effect is visible to scoring as soon
- * as they return (well within the 1 s the protocol promises).
+ * feedback, put_thumbs, decision_put, log_compact, repl_apply, snapshot,
+ * verify) may run concurrently with scoring; they are serialised among
+ * themselves by the engine's one write lock, and their effect is visible to
+ * scoring as soon as they return (well within the 1 s the protocol
+ * promises).  Scoring never waits for the write lock; it waits only while a
+ * local-feature index rebuild swaps the index in (index/hm_engine_int.h
+ * lists every lock and its order).  load_thresholds swaps the thresholds
+ * atomically with respect to scoring.
+ *
+ * Ownership: every pointer argument is borrowed for the call unless its
+ * comment says otherwise; out-parameters the caller free()s are named so.
  */
 #ifndef HM_ENGINE_H
 #define HM_ENGINE_H
@@ -25,84 +33,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hm_decision.h" /* verdicts, matches, queries, banks */
 #include "hm_fp.h"
-#include "hm_store.h" /* enum hm_bank: HM_BANK_COUNTERFEIT, HM_BANK_GENUINE */
+#include "hm_store.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum hm_decision {
-    HM_DEC_UNKNOWN = 0,
-    HM_DEC_GENUINE = 1,
-    HM_DEC_SUSPECT = 2,
-    HM_DEC_COUNTERFEIT = 3,
-    HM_DEC_ERROR = 4
-} hm_decision_t;
-
-const char *hm_decision_name(hm_decision_t d); /* "counterfeit", ... */
-const char *hm_bank_name(int bank);            /* "counterfeit", "genuine" */
-/* @return HM_BANK_* or HM_E_INVAL. */
-int hm_bank_parse(const char *name);
-
-#define HM_ID_MAX (HM_STORE_MAX_ID + 1)   /* external, seller, listing, image ids */
-#define HM_NAME_MAX (HM_STORE_MAX_ID + 1) /* brands; holders are cut to fit */
-
-typedef struct hm_match {
-    char ref[HM_ID_MAX];        /* the reference's external id */
-    int bank;                   /* HM_BANK_* */
-    char brand[HM_NAME_MAX];
-    char holder[HM_NAME_MAX];
-    const char *signal;         /* "pdq", "phash", "dhash", "desc" (static) */
-    const char *variant;        /* "original", "rotate90", ..., "trimmed", ...,
-                                   "region", ... (static) */
-    int distance;               /* Hamming bits for hash signals; -1 for desc */
-    double similarity;          /* 0..1, monotone in match strength */
-    double score;               /* 0..1, >= 0.5 exactly when matched */
-    int matched;                /* 1 when within the signal's threshold */
-    /* Signal "local" only: the geometric evidence of the fitted similarity
-     * transform (query = scale x rotation x reference + translation). */
-    int inliers;                /* keypoint correspondences that agree */
-    double geom_score;          /* inliers x inlier ratio */
-    double scale;               /* query size / reference size */
-    double rotation_deg;
-    double coverage;            /* share of the reference the inliers span */
-    double crop[4];             /* x0, y0, x1, y1 of the reference the query shows (0..1) */
-    /* Variants "region*" only: the region of the listing image whose hashes
-     * matched (hm_regions.h), in the image's pixels; w = 0 otherwise. */
-    int region[4];              /* x, y, w, h */
-} hm_match_t;
-
-#define HM_VERDICT_MAX_MATCHES 32
-
-typedef struct hm_verdict {
-    hm_decision_t decision;
-    double score;               /* 0..1, calibrated: >= 0.5 means a match */
-    const char *reason;         /* reason code (static), see docs/PROTOCOL.md */
-    int n_matches;
-    hm_match_t matches[HM_VERDICT_MAX_MATCHES]; /* best first */
-    int strikes;                /* the seller's strike count after this verdict */
-    int seller_blocked;         /* strikes >= the configured limit */
-    int error;                  /* HM_E_* when decision == HM_DEC_ERROR */
-    char error_msg[256];
-    char pdq[65];               /* the query's PDQ (hex), "" on error */
-    int quality;                /* its PDQ quality */
-    uint64_t decode_us, fingerprint_us, search_us, total_us;
-    uint64_t local_us;          /* the part of search_us spent on local features
-                                   (extraction, inverted file, fits); 0 when
-                                   they did not run */
-} hm_verdict_t;
-
-typedef struct hm_query {
-    const char *seller;         /* may be NULL: then no strike is recorded */
-    const char *brand;          /* the brand the listing claims; may be NULL */
-    const char *listing_id;     /* for strikes (one per listing and image) */
-    const char *image_id;
-    int top_k;                  /* > 0: always list the k nearest references */
-    int record_strikes;         /* 1: a counterfeit verdict adds a strike */
-    int local_only;             /* 1: local features alone (no hashes, descriptor or
-                                   regions): to evaluate or review that signal */
-} hm_query_t;
 
 typedef struct hm_ref_meta {
     const char *ext_id;         /* required, unique */
@@ -152,9 +89,20 @@ int hm_engine_score_fp(hm_engine_t *e, const hm_fp_t *fp, const hm_query_t *q,
                        hm_verdict_t *v);
 
 /*
- * Control.  Each returns 0 or an error code, listed in the implementation's
- * comments: HM_E_INVAL, HM_E_EXISTS (same external id or same image bytes),
- * HM_E_NOTFOUND, HM_E_STORE, HM_E_LOCKED, HM_E_READONLY, or a decode error.
+ * Control.  Every call below may also return the store's write errors
+ * (HM_E_STORE, HM_E_BUSY, HM_E_NOMEM; HM_E_TOO_LARGE for a record over the
+ * store's limits) and HM_E_READONLY (opened read-only); an error after the
+ * store committed (an index could not follow: HM_E_NOMEM, HM_E_INDEX) leaves
+ * the store right, and the next open rebuilds the indexes from it.  "Decode
+ * errors" are hm_fp_compute()'s: HM_E_EMPTY, HM_E_TOO_LARGE, HM_E_TOO_SMALL,
+ * HM_E_UNSUPPORTED, HM_E_CORRUPT, HM_E_DECODE, HM_E_NOMEM.
+ *
+ * hm_engine_add - fingerprint img (len bytes, borrowed) on ctx (the calling
+ *   thread's), store it as a reference with its local features and a
+ *   thumbnail (best effort), index it.  *id_out (may be NULL) = its id.
+ *   @return 0, HM_E_INVAL (NULL e, ctx or meta; no ext_id or brand; bad
+ *           bank), HM_E_EXISTS (same external id or same image bytes), a
+ *           decode error.
  */
 int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
                   const void *img, size_t len, uint64_t *id_out);
@@ -164,8 +112,16 @@ int hm_engine_add(hm_engine_t *e, hm_fp_ctx_t *ctx, const hm_ref_meta_t *meta,
  * workers).  The caller frees *blob.  @return 0 or a decode error.
  */
 int hm_engine_ref_features(const void *img, size_t len, uint8_t **blob, size_t *blob_len);
+/*
+ * hm_engine_add_fp - add a reference from its fingerprint (fp borrowed;
+ * sha256 may be NULL: no content hash).  pdq_only: PDQ alone is indexed (a
+ * reference imported from a hash list).
+ * @return 0, HM_E_INVAL (NULL meta or fp, as hm_engine_add), HM_E_EXISTS.
+ */
 int hm_engine_add_fp(hm_engine_t *e, const hm_ref_meta_t *meta, const hm_fp_t *fp,
                      const uint8_t sha256[32], int pdq_only, uint64_t *id_out);
+/* Remove a reference by external id (store and every index).
+ * @return 0, HM_E_INVAL (NULL argument), HM_E_NOTFOUND, HM_E_CORRUPT. */
 int hm_engine_remove(hm_engine_t *e, const char *ext_id);
 
 /* One reference of a batch add: filled by the caller (meta, fp, sha256,
@@ -189,12 +145,19 @@ typedef struct hm_engine_item {
  */
 int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n);
 /* Changes the bank; brand and holder may be NULL (unchanged) or must equal
- * the stored ones (HM_E_INVAL otherwise: remove and add to change them). */
+ * the stored ones (HM_E_INVAL otherwise: remove and add to change them).
+ * @return 0, HM_E_INVAL (NULL e or ext_id, bad bank, brand or holder
+ *         differs), HM_E_NOTFOUND, HM_E_CORRUPT. */
 int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *brand,
                       const char *holder);
+/* Authorise (on = 1) or de-authorise seller for brand.
+ * @return 0, HM_E_INVAL (NULL or empty brand or seller, too long). */
 int hm_engine_authorize(hm_engine_t *e, const char *brand, const char *seller, int on);
-/* confirm = 1: the image joins the counterfeit bank (meta gives provenance);
- * confirm = 0: the image goes on the allow-list. */
+/* confirm = 1: the image joins the counterfeit bank (meta, may be NULL,
+ * gives its id, brand, holder and provenance; note is appended);
+ * confirm = 0: the image goes on the allow-list with note.
+ * @return 0, HM_E_INVAL (NULL e or ctx, note too long), HM_E_EXISTS
+ *         (confirm: already a reference), a decode error. */
 int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t len,
                        int confirm, const hm_ref_meta_t *meta, const char *note);
 
@@ -208,9 +171,43 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
 int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
                          const void *const *jpgs, const size_t *lens);
 
-/* The engine's store, for reads only (export, verify, look-ups): borrowed,
- * valid until hm_engine_close().  Writes must go through the engine, which
- * keeps the search indexes in step. */
+/*
+ * Review-console records (not matching data: no search index sees them).
+ * hm_engine_decision_put - record a reviewer's decision (JSON text, len
+ *   bytes, borrowed) under the verdict's id; once only.
+ *   @return 0, HM_E_EXISTS (already decided), HM_E_INVAL (NULL, empty or
+ *           overlong id), HM_E_READONLY, HM_E_TOO_LARGE, HM_E_BUSY,
+ *           HM_E_STORE, HM_E_NOMEM.  Serialised with the control calls.
+ * hm_engine_decision_get - the decision recorded for verdict_id.
+ * hm_engine_ref_thumb - the thumbnail kept for a reference (JPEG), by its
+ *   external id (hm_engine_add, hm_engine_put_thumbs).
+ *   @param[out] json, jpg  a malloc()ed copy, the caller free()s it; NULL on
+ *               failure.
+ *   @return 0, HM_E_NOTFOUND, HM_E_INVAL, HM_E_BUSY, HM_E_STORE, HM_E_NOMEM.
+ *   Any thread, concurrently with everything.
+ */
+int hm_engine_decision_put(hm_engine_t *e, const char *verdict_id, const void *json, size_t len);
+int hm_engine_decision_get(hm_engine_t *e, const char *verdict_id, void **json, size_t *len);
+int hm_engine_ref_thumb(hm_engine_t *e, const char *ext_id, void **jpg, size_t *len);
+
+/*
+ * hm_engine_log_compact - trim the change log (hm_store_log_compact(): keep
+ * the last keep_n entries and those younger than keep_seconds, delete at most
+ * max).  A primary's replication calls it; the next open rebuilds the
+ * descriptor index when its snapshot predates the log.
+ * @return 0, HM_E_INVAL (NULL e), HM_E_READONLY, HM_E_BUSY, HM_E_STORE,
+ *         HM_E_NOMEM.  Serialised with the control calls.
+ */
+int hm_engine_log_compact(hm_engine_t *e, uint64_t keep_n, int64_t keep_seconds, size_t max,
+                          uint64_t *removed);
+
+/*
+ * hm_engine_store - the engine's store, for READS ONLY: export, look-ups,
+ * the replication feed (sequence, log reads, database snapshots), tests.
+ * Borrowed, valid until hm_engine_close().  Never write through it: every
+ * write goes through the calls above, which keep the search indexes in step
+ * and take the engine's write lock.  NULL when e is NULL.
+ */
 hm_store_t *hm_engine_store(hm_engine_t *e);
 
 /*
@@ -227,6 +224,15 @@ hm_store_t *hm_engine_store(hm_engine_t *e);
  *         HM_E_NOMEM, or the store's read error.
  */
 int hm_engine_verify(hm_engine_t *e, char **report_json);
+/*
+ * hm_engine_test_drift - FOR TESTS of hm_engine_verify only: take reference
+ * id's whole-image entry out of one in-memory hash index (signal "pdq",
+ * "phash" or "dhash"), leaving the store as it is: the drift verify exists
+ * to find.  Serialised with the control calls.
+ * @return 0, HM_E_INVAL (NULL e, unknown signal), HM_E_NOTFOUND (no entry),
+ *         HM_E_NOMEM (the index compaction after it failed; removed anyway).
+ */
+int hm_engine_test_drift(hm_engine_t *e, uint64_t id, const char *signal);
 
 /* Statistics as a JSON object text; the caller frees *json with free(). */
 int hm_engine_stats_json(hm_engine_t *e, char **json);

@@ -17,6 +17,28 @@
 #include "hm_sha.h"
 #include "hm_thumb.h"
 
+/* The committed items of a batch, into the search structures. */
+static int s_apply_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
+{
+    hm__change_t *ch = calloc(n ? n : 1, sizeof *ch);
+    if (!ch) {
+        hm_log_error("index_add_failed", "reason=\"out of memory\"");
+        return hm__seterr(HM_E_NOMEM, "index changes");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].rc == 0)
+            ch[k++] = (hm__change_t){ .op = HM__CH_ADD, .id = items[i].id, .fp = items[i].fp,
+                                      .pdq_only = items[i].pdq_only, .lf_blob = items[i].lf_blob,
+                                      .lf_len = items[i].lf_len };
+    int lf_rc = 0;
+    int rc = hm__engine_apply(e, ch, k, &lf_rc);
+    if (lf_rc)
+        hm_log_error("lf_index_add_failed", "reason=\"%s\"", hm_last_error());
+    free(ch);
+    return rc;
+}
+
 int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
 {
     if (!e || (!items && n))
@@ -36,34 +58,26 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
             it->rc = hm__seterr(HM_E_INVAL, "a reference needs an id, a brand and a bank");
             continue;
         }
-        /* The stored blob: the fingerprint, then the local features. */
-        size_t cap = HM_FP_SERIAL_BYTES + (it->lf_blob ? it->lf_len : 0);
-        uint8_t stack[HM_FP_SERIAL_BYTES], *blob = cap > sizeof stack ? malloc(cap) : stack;
-        if (!blob) {
-            rc = hm__seterr(HM_E_NOMEM, "reference record");
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        int erc = hm_record_encode(it->fp, it->lf_blob, it->lf_len, &blob, &len);
+        if (erc == HM_E_NOMEM) {
+            rc = erc;
             hm_store_batch_abort(e->store);
             goto leave;
         }
-        int len = hm_fp_serialize(it->fp, blob, cap);
-        if (len < 0) {
-            it->rc = len;
-            if (blob != stack)
-                free(blob);
+        if (erc) {
+            it->rc = erc;
             continue;
-        }
-        if (it->lf_blob && it->lf_len) {
-            memcpy(blob + len, it->lf_blob, it->lf_len);
-            len += (int)it->lf_len;
         }
         hm_ref_t ref = {
             .ext_id = m->ext_id, .bank = m->bank, .brand = m->brand,
             .rights_holder = m->holder, .source = m->source,
-            .flags = it->pdq_only ? HM_REF_PDQ_ONLY : 0, .fp = blob, .fp_len = (size_t)len,
+            .flags = it->pdq_only ? HM_REF_PDQ_ONLY : 0, .fp = blob, .fp_len = len,
         };
         memcpy(ref.sha256, it->sha256, 32);
         it->rc = hm_store_add(e->store, &ref, &it->id);
-        if (blob != stack)
-            free(blob);
+        free(blob);
         if (it->rc && it->rc != HM_E_EXISTS && it->rc != HM_E_INVAL) {
             rc = it->rc; /* the store itself failed: the whole batch goes */
             hm_store_batch_abort(e->store);
@@ -72,23 +86,9 @@ int hm_engine_add_many(hm_engine_t *e, hm_engine_item_t *items, size_t n)
     }
     if ((rc = hm_store_batch_commit(e->store)))
         goto leave;
-    if (hm__engine_lf_added(e, items, n))
-        hm_log_error("lf_index_add_failed", "reason=\"%s\"", hm_last_error());
-    for (size_t i = 0; i < n; i++) {
-        const hm_engine_item_t *it = &items[i];
-        if (it->rc)
-            continue;
-        int irc = hm__engine_index_ref(e, it->id, it->fp, it->pdq_only);
-        if (!irc && !it->pdq_only)
-            irc = hm_vindex_add(e->vindex, it->fp->desc, (int64_t)it->id);
-        if (irc) {
-            /* Committed but not indexed: the next start rebuilds from the store. */
-            hm_log_error("index_add_failed", "id=%llu reason=\"%s\"", (unsigned long long)it->id,
-                         hm_last_error());
-            rc = irc;
-        }
-    }
-    if (!rc && hm__engine_vindex_grow(e))
+    if ((rc = s_apply_added(e, items, n)))
+        goto leave;
+    if (hm__engine_vindex_grow(e))
         hm_log_error("vindex_rebuild_failed", "reason=\"%s\"", hm_last_error());
 leave:
     pthread_mutex_unlock(&e->write);
@@ -182,8 +182,9 @@ int hm_engine_remove(hm_engine_t *e, const char *ext_id)
         uint64_t id = ref.id;
         hm_ref_clear(&ref);
         rc = hm_store_remove(e->store, id);
+        hm__change_t ch = { .op = HM__CH_REMOVE, .id = id };
         if (!rc)
-            hm__engine_unindex_ref(e, id);
+            hm__engine_apply(e, &ch, 1, NULL);
     }
     pthread_mutex_unlock(&e->write);
     return rc;
@@ -208,8 +209,10 @@ int hm_engine_relabel(hm_engine_t *e, const char *ext_id, int bank, const char *
             (holder && strcmp(holder, ref.rights_holder ? ref.rights_holder : "") != 0))
             rc = hm__seterr(HM_E_INVAL, "relabel changes the bank only; remove and add the "
                                         "reference to change its brand or holder");
-        else
-            rc = hm_store_relabel(e->store, ref.id, bank);
+        else if ((rc = hm_store_relabel(e->store, ref.id, bank)) == 0) {
+            hm__change_t ch = { .op = HM__CH_RELABEL, .id = ref.id };
+            rc = hm__engine_apply(e, &ch, 1, NULL);
+        }
         hm_ref_clear(&ref);
     }
     pthread_mutex_unlock(&e->write);
@@ -262,8 +265,9 @@ int hm_engine_feedback(hm_engine_t *e, hm_fp_ctx_t *ctx, const void *img, size_t
     memcpy(a.sha256, sha, 32);
     pthread_mutex_lock(&e->write);
     rc = hm_store_allow(e->store, &a);
+    hm__change_t ch = { .op = HM__CH_ALLOW, .allow_pdq = &a.pdq };
     if (!rc)
-        rc = hm_hindex_add(e->allow_pdq, ++e->allow_next, a.pdq.w);
+        rc = hm__engine_apply(e, &ch, 1, NULL);
     pthread_mutex_unlock(&e->write);
     return rc;
 }
@@ -283,6 +287,45 @@ int hm_engine_put_thumbs(hm_engine_t *e, size_t n, const char *const *ext_ids,
         rc = hm_store_batch_commit(e->store);
     else
         hm_store_batch_abort(e->store);
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_decision_put(hm_engine_t *e, const char *verdict_id, const void *json, size_t len)
+{
+    if (!e || !verdict_id || !json)
+        return hm__seterr(HM_E_INVAL, "hm_engine_decision_put: NULL argument");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_store_aux_put(e->store, HM_AUX_DECISIONS, verdict_id, json, len, 1);
+    pthread_mutex_unlock(&e->write);
+    return rc;
+}
+
+int hm_engine_decision_get(hm_engine_t *e, const char *verdict_id, void **json, size_t *len)
+{
+    if (!e)
+        return hm__seterr(HM_E_INVAL, "hm_engine_decision_get: NULL engine");
+    return hm_store_aux_get(e->store, HM_AUX_DECISIONS, verdict_id, json, len);
+}
+
+int hm_engine_ref_thumb(hm_engine_t *e, const char *ext_id, void **jpg, size_t *len)
+{
+    if (!e)
+        return hm__seterr(HM_E_INVAL, "hm_engine_ref_thumb: NULL engine");
+    return hm_store_aux_get(e->store, HM_AUX_REFTHUMBS, ext_id, jpg, len);
+}
+
+int hm_engine_log_compact(hm_engine_t *e, uint64_t keep_n, int64_t keep_seconds, size_t max,
+                          uint64_t *removed)
+{
+    if (!e)
+        return hm__seterr(HM_E_INVAL, "hm_engine_log_compact: NULL engine");
+    if (e->opts.readonly)
+        return hm__seterr(HM_E_READONLY, "database opened read-only");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_store_log_compact(e->store, keep_n, keep_seconds, max, removed);
     pthread_mutex_unlock(&e->write);
     return rc;
 }

@@ -1,6 +1,31 @@
 /*
- * hm_engine_int.h - the engine's state, shared by hm_engine.c (open, indexes,
- * snapshots), hm_engine_score.c and hm_engine_ctl.c.  Not installed.
+ * hm_engine_int.h - the engine's state, shared by its files.  Not installed.
+ *   hm_engine.c        open (hash scan, descriptor snapshot + replay), close,
+ *                      snapshots, thresholds, stats;
+ *   hm_engine_apply.c  the one path of a committed change into the indexes;
+ *   hm_engine_lf.c     the local-feature index's training and rebuilds;
+ *   hm_engine_ctl.c    control calls (add, remove, relabel, authorise,
+ *                      feedback, thumbnails, console decisions, compaction);
+ *   hm_engine_repl.c   replication records;
+ *   hm_engine_score.c, hm_engine_local.c   a query's candidates and verdict;
+ *   hm_engine_verify.c the store-versus-index check.
+ *
+ * Locks, in nesting order (never take an earlier one while holding a later):
+ *   write     mutex.  Guards every change: store writes made by the engine
+ *             and every write to pdq, phash, dhash, allow_pdq, allow_next,
+ *             vindex, lf_refs, lf_trained_refs.  Taken by the control calls,
+ *             hm_engine_repl_apply, hm_engine_snapshot, hm_engine_verify,
+ *             hm_engine_log_compact.  Scoring never takes it.
+ *   lf_lock   rwlock.  Guards the lf pointer: a search holds it for reading
+ *             for its whole local-feature step (hm__engine_local), adds and
+ *             removes read-hold it around hm_lfindex_add/remove (the index
+ *             serialises its own writers), a rebuild swaps lf under write
+ *             (hm_engine_lf.c s_swap), then destroys the old index.
+ *   the indexes' own locks (hm_vindex's rwlock, hm_lfindex's writer lock;
+ *             hm_hindex readers take none), innermost.
+ *   thr_lock  rwlock over thr; taken alone, for a copy (hm__engine_thresholds)
+ *             or a swap (hm_engine_load_thresholds).
+ * dir, opts and store are set at open and read-only afterwards.
  */
 #ifndef HM_ENGINE_INT_H
 #define HM_ENGINE_INT_H
@@ -11,6 +36,7 @@
 #include "hm_hindex.h"
 #include "hm_lfindex.h"
 #include "hm_matcher.h"
+#include "hm_record.h"
 #include "hm_store.h"
 #include "hm_vindex.h"
 
@@ -40,21 +66,39 @@ struct hm_engine {
     char thr_path[4096];
 };
 
-/* Put one reference's signals into the in-memory indexes.  pdq_only: PDQ
- * only (a reference imported from a hash list). */
-int hm__engine_index_ref(hm_engine_t *e, uint64_t id, const hm_fp_t *fp, int pdq_only);
-/* Take them out again (missing entries are not an error). */
-void hm__engine_unindex_ref(hm_engine_t *e, uint64_t id);
-/* The fingerprint at the start of a stored blob, and the local features
- * after it (n = 0 when the reference has none).  @return 0, HM_E_CORRUPT. */
-int hm__engine_blob_fp(const uint8_t *blob, size_t len, hm_fp_t *fp);
-int hm__engine_blob_lf(const uint8_t *blob, size_t len, hm_lf_feat_t *lf);
+/* One change for the search structures (hm_engine_apply.c). */
+enum { HM__CH_ADD = 1, HM__CH_REMOVE, HM__CH_ALLOW, HM__CH_RELABEL };
+enum { HM__IX_ALL = 0, HM__IX_HASH = 1, HM__IX_VINDEX = 2 };
+typedef struct {
+    int op;                   /* HM__CH_* */
+    int only;                 /* HM__IX_ALL (control calls, replication); HM__IX_HASH
+                                 (the start-up scan: descriptors and local features
+                                 are built in bulk); HM__IX_VINDEX (the descriptor
+                                 snapshot's replay: an ADD replaces the entry) */
+    uint64_t id;              /* ADD, REMOVE, RELABEL: the reference */
+    const hm_fp_t *fp;        /* ADD: its fingerprint; borrowed */
+    int pdq_only;             /* ADD: PDQ only (a hash-list import) */
+    const uint8_t *lf_blob;   /* ADD: serialised local features or NULL; borrowed */
+    size_t lf_len;
+    const hm_pdq_t *allow_pdq;/* ALLOW: the allow-listed image's PDQ (NULL: none) */
+} hm__change_t;
+/*
+ * hm__engine_apply - bring the in-memory structures in step with n changes
+ * the store has already committed, in order: the ADDs' local features first
+ * (one training decision for the batch, hm__engine_lf_added), then each
+ * change's hashes and descriptor.  Write mutex held (or the engine not yet
+ * shared).  Does not run hm__engine_vindex_grow (the caller does, after).
+ * @param[out] lf_rc  the local-feature part's result (may be NULL).
+ * @return 0 or the last index error (each is logged; the store stays right
+ *         and the next open rebuilds).
+ */
+int hm__engine_apply(hm_engine_t *e, const hm__change_t *ch, size_t n, int *lf_rc);
 /* Build (train + fill) the local-feature index from the store; swaps it in.
  * Called at open and when the bank has grown 4x since the last training. */
 int hm__engine_lf_build(hm_engine_t *e);
 /* Index the local features of just-committed references (write mutex held);
  * trains the vocabulary first when there is none.  */
-int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n);
+int hm__engine_lf_added(hm_engine_t *e, const hm__change_t *ch, size_t n);
 
 /* One verified local-feature match (hm_engine_local.c). */
 typedef struct {

@@ -19,19 +19,6 @@
 
 #define TRAIN_MAX 50000
 
-int hm__engine_blob_fp(const uint8_t *blob, size_t len, hm_fp_t *fp)
-{
-    return hm_fp_deserialize_prefix(blob, len, fp, NULL);
-}
-
-int hm__engine_blob_lf(const uint8_t *blob, size_t len, hm_lf_feat_t *lf)
-{
-    lf->n = 0;
-    if (len <= HM_FP_SERIAL_BYTES)
-        return 0;
-    return hm_lf_deserialize(blob + HM_FP_SERIAL_BYTES, len - HM_FP_SERIAL_BYTES, lf);
-}
-
 typedef struct {
     hm_lf_feat_t f;
     uint64_t *sample;
@@ -44,14 +31,17 @@ typedef struct {
 static int s_count(const hm_ref_t *ref, void *arg)
 {
     build_t *b = arg;
-    b->seen_refs += ref->fp_len > HM_FP_SERIAL_BYTES;
+    const uint8_t *lf;
+    size_t n;
+    hm_record_lf_blob(ref->fp, ref->fp_len, &lf, &n);
+    b->seen_refs += lf != NULL;
     return 0;
 }
 
 static int s_sample(const hm_ref_t *ref, void *arg)
 {
     build_t *b = arg;
-    if (hm__engine_blob_lf(ref->fp, ref->fp_len, &b->f) != 0 || b->f.n == 0)
+    if (hm_record_lf(ref->fp, ref->fp_len, &b->f) != 0 || b->f.n == 0)
         return 0;
     /* per_ref descriptors spread over this reference's set, whatever its size */
     uint32_t stride = b->f.n > b->per_ref ? (uint32_t)(b->f.n / b->per_ref) : 1;
@@ -64,7 +54,7 @@ static int s_sample(const hm_ref_t *ref, void *arg)
 static int s_fill(const hm_ref_t *ref, void *arg)
 {
     build_t *b = arg;
-    if (hm__engine_blob_lf(ref->fp, ref->fp_len, &b->f) != 0 || b->f.n == 0)
+    if (hm_record_lf(ref->fp, ref->fp_len, &b->f) != 0 || b->f.n == 0)
         return 0;
     int rc = hm_lfindex_add(b->ix, ref->id, &b->f);
     if (rc && rc != HM_E_EXISTS)
@@ -128,13 +118,13 @@ leave:
     return rc;
 }
 
-int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
+int hm__engine_lf_added(hm_engine_t *e, const hm__change_t *items, size_t n)
 {
     if (e->opts.no_local_features)
         return 0;
     size_t with = 0;
     for (size_t i = 0; i < n; i++)
-        with += items[i].rc == 0 && items[i].lf_blob && items[i].lf_len;
+        with += items[i].op == HM__CH_ADD && items[i].lf_blob && items[i].lf_len;
     if (!with)
         return 0;
     /* No vocabulary yet, or the bank outgrew it: rebuild from the store
@@ -145,7 +135,7 @@ int hm__engine_lf_added(hm_engine_t *e, const hm_engine_item_t *items, size_t n)
     hm_lf_feat_t f = { 0 };
     int rc = hm_lf_feat_init(&f, HM_LF_MAX_KP);
     for (size_t i = 0; !rc && i < n; i++) {
-        if (items[i].rc || !items[i].lf_blob || !items[i].lf_len)
+        if (items[i].op != HM__CH_ADD || !items[i].lf_blob || !items[i].lf_len)
             continue;
         if ((rc = hm_lf_deserialize(items[i].lf_blob, items[i].lf_len, &f)))
             break;

@@ -109,7 +109,7 @@ static const hm_geom_result_t *s_rescue(hm_engine_t *e, local_tls_t *t, const hm
     hm_ref_t ref;
     if (!qs->has_thumb || hm_store_get(e->store, id, &ref) != 0)
         return NULL;
-    int ok = hm__engine_blob_lf(ref.fp, ref.fp_len, &t->ref) == 0 && t->ref.n > 0 && t->ref.has_thumb;
+    int ok = hm_record_lf(ref.fp, ref.fp_len, &t->ref) == 0 && t->ref.n > 0 && t->ref.has_thumb;
     hm_ref_clear(&ref);
     if (!ok)
         return NULL;

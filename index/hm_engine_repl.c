@@ -15,8 +15,9 @@
 #include "hm_error.h"
 #include "hm_log.h"
 
-/* The indexes after one applied record (rec is known to decode). */
-static int s_index_change(hm_engine_t *e, const void *rec, size_t len)
+/* The search-structure change of one applied record (rec is known to
+ * decode; the change borrows from rec and *fp). */
+static int s_change_of(const void *rec, size_t len, hm_fp_t *fp, hm__change_t *c)
 {
     hm_store_change_t ch;
     hm_ref_t ref;
@@ -25,29 +26,46 @@ static int s_index_change(hm_engine_t *e, const void *rec, size_t len)
     int rc = hm_store_repl_decode(rec, len, &ch, &ref, &has_ref, &allow, &has_allow);
     if (rc)
         return rc;
+    *c = (hm__change_t){ .op = HM__CH_RELABEL, .id = ch.id };
     if (ch.op == HM_OP_ADD && has_ref) {
-        hm_fp_t *fp = malloc(sizeof *fp);
-        if (!fp)
-            return hm__seterr(HM_E_NOMEM, "replica index");
-        int pdq_only = (ref.flags & HM_REF_PDQ_ONLY) != 0;
-        rc = hm__engine_blob_fp(ref.fp, ref.fp_len, fp);
-        if (rc == 0)
-            rc = hm__engine_index_ref(e, ch.id, fp, pdq_only);
-        if (rc == 0 && !pdq_only)
-            rc = hm_vindex_add(e->vindex, fp->desc, (int64_t)ch.id);
-        free(fp);
+        if ((rc = hm_record_fp(ref.fp, ref.fp_len, fp)))
+            return rc;
+        c->op = HM__CH_ADD;
+        c->fp = fp;
+        c->pdq_only = (ref.flags & HM_REF_PDQ_ONLY) != 0;
         /* The local features shipped after the fingerprint, as on the primary. */
-        if (rc == 0 && ref.fp_len > HM_FP_SERIAL_BYTES) {
-            hm_engine_item_t it = { .fp = NULL, .rc = 0, .id = ch.id,
-                                    .lf_blob = ref.fp + HM_FP_SERIAL_BYTES,
-                                    .lf_len = ref.fp_len - HM_FP_SERIAL_BYTES };
-            rc = hm__engine_lf_added(e, &it, 1);
-        }
+        hm_record_lf_blob(ref.fp, ref.fp_len, &c->lf_blob, &c->lf_len);
     } else if (ch.op == HM_OP_REMOVE) {
-        hm__engine_unindex_ref(e, ch.id);
+        c->op = HM__CH_REMOVE;
     } else if (ch.op == HM_OP_ALLOW && has_allow && allow.has_pdq) {
-        rc = hm_hindex_add(e->allow_pdq, ++e->allow_next, allow.pdq.w);
+        c->op = HM__CH_ALLOW;
+        /* the allow record's PDQ is a copy: keep it with the fingerprint */
+        fp->full.pdq[HM_DIH_ORIGINAL] = allow.pdq;
+        c->allow_pdq = &fp->full.pdq[HM_DIH_ORIGINAL];
     }
+    return 0;
+}
+
+/* The committed records (done[i]) into the search structures. */
+static int s_index_changes(hm_engine_t *e, const void *const *recs, const size_t *lens, size_t n,
+                           const char *done)
+{
+    hm_fp_t *fps = calloc(n ? n : 1, sizeof *fps);
+    hm__change_t *ch = calloc(n ? n : 1, sizeof *ch);
+    int rc = fps && ch ? 0 : hm__seterr(HM_E_NOMEM, "replica index");
+    size_t k = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (done[i] && s_change_of(recs[i], lens[i], &fps[k], &ch[k]) == 0)
+            k++;
+        else if (done[i])
+            rc = HM_E_INDEX;
+    int lf_rc = 0;
+    if (!rc)
+        rc = hm__engine_apply(e, ch, k, &lf_rc);
+    if (!rc)
+        rc = lf_rc;
+    free(ch);
+    free(fps);
     return rc;
 }
 
@@ -75,12 +93,10 @@ int hm_engine_repl_apply(hm_engine_t *e, const void *const *recs, const size_t *
     }
     if ((rc = hm_store_batch_commit(e->store)))
         goto leave;
-    for (size_t i = 0; i < n; i++) {
-        if (done[i] && s_index_change(e, recs[i], lens[i]) != 0) {
-            /* Committed but not indexed: a restart rebuilds from the store. */
-            hm_log_error("replica_index_failed", "reason=\"%s\"", hm_last_error());
-            rc = HM_E_INDEX;
-        }
+    if (s_index_changes(e, recs, lens, n, done) != 0) {
+        /* Committed but not indexed: a restart rebuilds from the store. */
+        hm_log_error("replica_index_failed", "reason=\"%s\"", hm_last_error());
+        rc = HM_E_INDEX;
     }
     if (!rc && hm__engine_vindex_grow(e))
         hm_log_error("vindex_rebuild_failed", "reason=\"%s\"", hm_last_error());

@@ -30,7 +30,7 @@ typedef struct {
     float cosine;
     double sim, score;
     int matched;
-    const hm_geom_result_t *geom; /* signal local: the fit (thread-local storage) */
+    const hm_geom_result_t *geom; /* signal local: the fit (in s_score's hits[]) */
     hm_box_t region;              /* trimmed == 2: the query region that matched */
 } cand_t;
 
@@ -97,9 +97,8 @@ static int s_strong_match(const cands_t *cs)
  * is a candidate, so each product of a collage can match.
  */
 static int s_local_search(hm_engine_t *e, cands_t *cs, const hm_thresholds_t *t,
-                          hm_fp_ctx_t *ctx, const void *img, size_t len)
+                          hm_fp_ctx_t *ctx, const void *img, size_t len, hm__local_hit_t *hits)
 {
-    static _Thread_local hm__local_hit_t hits[HM_VERDICT_MAX_MATCHES];
     if (t->local < 0 || !img)
         return 0;
     int n = hm__engine_local(e, ctx, img, len, t->local, hits, HM_VERDICT_MAX_MATCHES);
@@ -189,8 +188,11 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
     int top_k = q && q->top_k > 0 ? q->top_k : 0;
     if (top_k > HM_VERDICT_MAX_MATCHES)
         top_k = HM_VERDICT_MAX_MATCHES;
-    static _Thread_local cands_t cs;
+    /* The call's scratch, on its stack (~22 KB): the candidates, and the
+     * local-feature fits they point at. */
+    cands_t cs;
     cs.n = 0;
+    hm__local_hit_t hits[HM_VERDICT_MAX_MATCHES];
     uint64_t local_us = 0;
     int local_only = q && q->local_only;
     if (local_only)
@@ -211,7 +213,7 @@ static int s_score(hm_engine_t *e, const hm_fp_t *fp, hm_fp_ctx_t *ctx, const hm
 local:
     if (!s_strong_match(&cs)) {
         uint64_t t0 = s_us();
-        if (s_local_search(e, &cs, &t, ctx, img, len))
+        if (s_local_search(e, &cs, &t, ctx, img, len, hits))
             local_us = s_us() - t0;
     }
     qsort(cs.c, (size_t)cs.n, sizeof(cand_t), s_cmp_cand);

@@ -98,7 +98,7 @@ static int s_ref(const hm_ref_t *ref, void *arg)
     verify_t *v = arg;
     v->refs++;
     hm_fp_t fp;
-    if (hm__engine_blob_fp(ref->fp, ref->fp_len, &fp) != 0) {
+    if (hm_record_fp(ref->fp, ref->fp_len, &fp) != 0) {
         v->unreadable++;
         s_problem(v, "fingerprint_unreadable", ref, "%s", hm_last_error());
         return 0;
@@ -190,5 +190,19 @@ leave:
     if (v)
         json_decref(v->problems);
     free(v);
+    return rc;
+}
+
+int hm_engine_test_drift(hm_engine_t *e, uint64_t id, const char *signal)
+{
+    hm_hindex_t *ix = NULL;
+    if (e && signal)
+        ix = !strcmp(signal, "pdq") ? e->pdq : !strcmp(signal, "phash") ? e->phash
+           : !strcmp(signal, "dhash") ? e->dhash : NULL;
+    if (!ix)
+        return hm__seterr(HM_E_INVAL, "hm_engine_test_drift: no engine or unknown signal");
+    pthread_mutex_lock(&e->write);
+    int rc = hm_hindex_remove(ix, HM__HID(id, 0));
+    pthread_mutex_unlock(&e->write);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "hm_simd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define G_PI 3.14159265358979323846
@@ -127,13 +128,16 @@ static int s_count(const g_sim_t *m, const hm_geom_corr_t *c, const uint8_t *ali
     return k;
 }
 
+#define COH_MAX 512
+
 /* Spatial coherence of the residual field over the flagged inliers. */
 static double s_coherence(const g_sim_t *m, const hm_geom_corr_t *c, const uint8_t *in, size_t n)
 {
-    static _Thread_local float ex[HM_GEOM_MAX_CORR], ey[HM_GEOM_MAX_CORR];
-    static _Thread_local uint16_t id[HM_GEOM_MAX_CORR];
+    /* the first COH_MAX inliers (5 KB on the caller's stack) */
+    float ex[COH_MAX], ey[COH_MAX];
+    uint16_t id[COH_MAX];
     int k = 0;
-    for (size_t i = 0; i < n && k < 512; i++)
+    for (size_t i = 0; i < n && k < COH_MAX; i++)
         if (in[i]) {
             double u = 31.0 / c[i].qsize;
             ex[k] = (float)((m->ar * c[i].rx - m->ai * c[i].ry + m->tx - c[i].qx) * u);
@@ -330,11 +334,16 @@ int hm_geom_verify(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_o
 {
     if (!q || !r || !res || maxres < 1 || !nres)
         return hm__seterr(HM_E_INVAL, "hm_geom_verify: bad arguments");
-    static _Thread_local hm_geom_corr_t corr[HM_LF_MAX_KP];
+    /* The caller's correspondences, for this call (114 KB: heap, not stack). */
+    hm_geom_corr_t *corr = malloc(HM_LF_MAX_KP * sizeof *corr);
+    if (!corr)
+        return hm__seterr(HM_E_NOMEM, "hm_geom_verify: correspondences");
     size_t n = 0;
     int rc = hm_geom_match(q, r, o, corr, HM_LF_MAX_KP, &n);
-    if (rc)
-        return rc;
-    hm_geom_frame_t qf = hm_geom_frame_of(q), rf = hm_geom_frame_of(r);
-    return hm_geom_fit(&qf, &rf, corr, n, o, res, maxres, nres);
+    if (rc == 0) {
+        hm_geom_frame_t qf = hm_geom_frame_of(q), rf = hm_geom_frame_of(r);
+        rc = hm_geom_fit(&qf, &rf, corr, n, o, res, maxres, nres);
+    }
+    free(corr);
+    return rc;
 }

@@ -154,8 +154,9 @@ int hm_geom_fit(const hm_geom_frame_t *q, const hm_geom_frame_t *r, const hm_geo
 
 /*
  * hm_geom_verify - hm_geom_match() then hm_geom_fit(): the whole check of
- * one query against one reference.  opts NULL = defaults.
- * @return as hm_geom_fit().
+ * one query against one reference.  opts NULL = defaults.  The
+ * correspondences live on the heap for the call (no hidden per-thread state).
+ * @return as hm_geom_fit(), or HM_E_NOMEM.
  */
 int hm_geom_verify(const hm_lf_feat_t *q, const hm_lf_feat_t *r, const hm_geom_opts_t *opts,
                    hm_geom_result_t *res, int maxres, int *nres);

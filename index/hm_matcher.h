@@ -30,7 +30,7 @@
 #ifndef HM_MATCHER_H
 #define HM_MATCHER_H
 
-#include "hm_engine.h"
+#include "hm_decision.h"
 
 #ifdef __cplusplus
 extern "C" {

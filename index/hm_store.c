@@ -25,7 +25,11 @@
 #define S_DEFAULT_MAX ((size_t)1 << 40)
 #define S_DEFAULT_READERS 256u
 
-/* The batch the calling thread owns, if any (a thread owns at most one). */
+/* The batch the calling thread owns, if any (a thread owns at most one).
+ * Not hidden scratch: an LMDB write transaction belongs to the thread that
+ * began it, and hm_store_batch_begin()'s contract (hm_store.h) binds the
+ * batch to its thread the same way; the gate depths below likewise count a
+ * thread's own nested reads.  Both stay thread-local by design. */
 static _Thread_local hm_store_t *s_tls_batch;
 
 hm_store_opts_t hm_store_opts_default(void)

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "hm_engine.h"
+#include "hm_decision.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -192,12 +192,9 @@ int hm_vindex_search(hm_vindex_t *v, const float *q, int k, float *sims, int64_t
     /* One query is too little work to share: FAISS's OpenMP team for it
      * spun on the other core (18% of bench_e2e's CPU at 100k references
      * was libgomp waiting) while hallmark's own threads wanted it.  Each
-     * searching thread runs FAISS on itself alone. */
-    static _Thread_local int single;
-    if (!single) {
-        omp_set_num_threads(1);
-        single = 1;
-    }
+     * searching thread runs FAISS on itself alone (the setting is the
+     * OpenMP runtime's own per-thread state; setting it is a store). */
+    omp_set_num_threads(1);
     idx_t *labels = (idx_t *)ids;
     pthread_rwlock_rdlock(&v->lock);
     int rc = faiss_Index_search(v->index, 1, q, k, sims, labels);
