@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hm_desc.h"
 #include "hm_error.h"
@@ -21,6 +20,7 @@
 #include "hm_simd.h"
 #include "hm_regions.h"
 #include "hm_trim.h"
+#include "hm_util.h"
 
 #define NPLANS 12
 
@@ -39,13 +39,6 @@ struct hm_fp_ctx {
     int ow, oh;               /* its size as displayed */
     int last_decoded;         /* img holds the last image (hm_fp_ctx_image) */
 };
-
-static uint64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int hm_fp_ctx_new(hm_fp_ctx_t **out, const hm_decode_limits_t *lim)
 {
@@ -132,7 +125,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
                      int rw, int rh, hm_hashset_t *hs, float grid64[64 * 64],
                      uint64_t *t_pdq, uint64_t *t_hash)
 {
-    uint64_t t0 = s_now_ns();
+    uint64_t t0 = hm_mono_ns();
     int rc = s_grid(c, src, w, h, stride, 64, 64, rw, rh, grid64);
     if (rc)
         return rc;
@@ -140,7 +133,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
     hs->quality = hm_pdq_quality(grid64);
     hm_pdq_dct16(grid64, dct);
     hm_pdq_hashes(dct, hs->pdq);
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     float g32[32 * 32], g9[8 * 9];
     if ((rc = s_grid(c, src, w, h, stride, 32, 32, 0, 0, g32)) ||
         (rc = s_grid(c, src, w, h, stride, 9, 8, 0, 0, g9)))
@@ -148,7 +141,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
     hs->phash = hm_phash_from_grid(g32);
     hs->dhash = hm_dhash_from_grid(g9);
     *t_pdq += t1 - t0;
-    *t_hash += s_now_ns() - t1;
+    *t_hash += hm_mono_ns() - t1;
     return 0;
 }
 
@@ -221,7 +214,7 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
     if ((rc = s_hashset(c, c->luma, w, h, (size_t)w, ref_w, ref_h, &fp->full, grid64,
                         &t_pdq, &t_hash)))
         return rc;
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     fp->has_trim = hm_trim_detect(rgb, w, h, stride, &fp->trim_box);
     if (fp->has_trim) {
         const hm_box_t *b = &fp->trim_box;
@@ -231,11 +224,11 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
         if (rc)
             return rc;
     }
-    uint64_t t2 = s_now_ns();
+    uint64_t t2 = hm_mono_ns();
     float colour[48];
     s_colour_grid(rgb, w, h, stride, colour);
     hm_desc_compute(grid64, colour, fp->desc);
-    uint64_t t3 = s_now_ns();
+    uint64_t t3 = hm_mono_ns();
     /* The trimmed box's hashes count as PDQ and hash time, not trim time. */
     c->timing.pdq_ns = t_pdq;
     c->timing.hashes_ns = t_hash;
@@ -265,9 +258,9 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
         return hm__seterr(HM_E_INVAL, "hm_fp_compute: NULL argument");
     c->last_ok = 0;
     c->last_decoded = 0;
-    uint64_t t0 = s_now_ns();
+    uint64_t t0 = hm_mono_ns();
     int rc = hm_decode(data, len, &c->lim, &c->img);
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     c->timing = (hm_fp_timing_t){ .decode_ns = t1 - t0 };
     if (rc)
         return rc;
@@ -291,7 +284,7 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     c->oh = c->img.orig_h;
     c->last_decoded = 1;
     c->timing.decode_ns = t1 - t0;
-    c->timing.total_ns = s_now_ns() - t0;
+    c->timing.total_ns = hm_mono_ns() - t0;
     return 0;
 }
 
