@@ -115,7 +115,7 @@ static int s_grid(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stride,
     const hm_rplan_t *px = s_plan(c, w, nx, rw, NULL);
     const hm_rplan_t *py = px ? s_plan(c, h, ny, rh, px) : NULL;
     if (!px || !py)
-        return HM_E_NOMEM;
+        return hm_error_set(HM_E_NOMEM, "resampling plan %dx%d to %dx%d", w, h, nx, ny);
     hm_resample(src, w, h, stride, px, py, c->tmp, out);
     return 0;
 }
