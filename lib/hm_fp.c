@@ -15,9 +15,11 @@
 #include "hm_desc.h"
 #include "hm_error.h"
 #include "hm_hashes.h"
+#include "hm_lf_ref.h"
 #include "hm_pdq.h"
 #include "hm_resample.h"
 #include "hm_simd.h"
+#include "hm_thumb.h"
 #include "hm_regions.h"
 #include "hm_trim.h"
 #include "hm_util.h"
@@ -38,6 +40,10 @@ struct hm_fp_ctx {
     int lw, lh, rw, rh;       /* its size, and the reference hasher's size for it */
     int ow, oh;               /* its size as displayed */
     int last_decoded;         /* img holds the last image (hm_fp_ctx_image) */
+    const void *last_data;    /* the bytes it was decoded from (hm_fp_ctx_image_of) */
+    size_t last_len;
+    hm_lf_scratch_t *lf;      /* local-feature scratch, made on first use */
+    hm_thumb_scratch_t *thumb;/* thumbnail scratch, made on first use */
 };
 
 int hm_fp_ctx_new(hm_fp_ctx_t **out, const hm_decode_limits_t *lim)
@@ -58,6 +64,8 @@ void hm_fp_ctx_free(hm_fp_ctx_t **ctx_p)
         return;
     hm_fp_ctx_t *c = *ctx_p;
     hm_image_release(&c->img);
+    hm_lf_scratch_free(&c->lf);
+    hm_thumb_scratch_free(&c->thumb);
     free(c->luma);
     free(c->tmp);
     for (int i = 0; i < NPLANS; i++)
@@ -283,6 +291,8 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     c->ow = c->img.orig_w;
     c->oh = c->img.orig_h;
     c->last_decoded = 1;
+    c->last_data = data;
+    c->last_len = len;
     c->timing.decode_ns = t1 - t0;
     c->timing.total_ns = hm_mono_ns() - t0;
     return 0;
@@ -291,6 +301,41 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
 const hm_image_t *hm_fp_ctx_image(const hm_fp_ctx_t *c)
 {
     return c && c->last_decoded ? &c->img : NULL;
+}
+
+const hm_image_t *hm_fp_ctx_image_of(const hm_fp_ctx_t *c, const void *data, size_t len,
+                                     int target_side)
+{
+    if (!hm__fp_ctx_holds(c, data, len))
+        return NULL;
+    /* The same decode call gives the same pixels.  A decode that shrank
+     * nothing at a smaller target shrinks nothing at a larger one either
+     * (shrink-on-load only grows as the target falls, hm_decode.h), so its
+     * pixels are the ones a decode at target_side would give. */
+    const hm_image_t *im = &c->img;
+    int unshrunk = im->w == im->orig_w && im->h == im->orig_h;
+    if (c->lim.target_side == target_side || (unshrunk && c->lim.target_side <= target_side))
+        return im;
+    return NULL;
+}
+
+int hm__fp_ctx_holds(const hm_fp_ctx_t *c, const void *data, size_t len)
+{
+    return c && c->last_decoded && c->last_data == data && c->last_len == len;
+}
+
+hm_lf_scratch_t *hm__fp_ctx_lf(hm_fp_ctx_t *c)
+{
+    if (!c->lf && hm_lf_scratch_new(&c->lf))
+        return NULL;
+    return c->lf;
+}
+
+hm_thumb_scratch_t *hm__fp_ctx_thumb(hm_fp_ctx_t *c)
+{
+    if (!c->thumb && hm_thumb_scratch_new(&c->thumb))
+        return NULL;
+    return c->thumb;
 }
 
 int hm_fp_regions(hm_fp_ctx_t *c, hm_hashset_t *sets, hm_box_t *boxes, int cap)
