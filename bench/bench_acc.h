@@ -61,7 +61,6 @@ typedef struct {
     hm_thresholds_t cal, alone;  /* jointly calibrated; each signal's own */
 } acc_summary_t;
 
-double hmb_acc_now(void);
 double hmb_acc_median(double *v, int n);
 
 /*

@@ -7,18 +7,12 @@
 
 #include "bench_acc.h"
 #include "hm_hindex.h"
+#include "hm_util.h"
 
 const char *const hmb_acc_sig_name[S_COUNT] = {
     "pdq", "pdq_dih", "pdq_dih_trim", "phash", "phash_trim", "dhash", "dhash_trim", "desc",
     "opencv_phash", "local", "fused_default", "fused_calibrated"
 };
-
-double hmb_acc_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int s_cmpd(const void *a, const void *b)
 {
@@ -250,10 +244,10 @@ int hmb_acc_write(run_t *r, const sigres_t *res, const acc_summary_t *sm, const 
             r->nr - sm->dup, sm->add_many_s, sm->e2e_1, sm->e2e_n, sm->e2e_cal_1, sm->threads, sm->add_ms, sm->vis_ms, hm_fp_med, sm->hm_ref_ms,
             sm->hm_ref_dec_ms, sm->have_peer ? "true" : "false", sm->peer_dec, sm->peer_hash, sm->cal.pdq, sm->cal.phash, sm->cal.dhash,
             (double)sm->cal.desc, sm->alone.pdq, sm->alone.phash, sm->alone.dhash, (double)sm->alone.desc,
-            hmb_acc_now() - sm->t_start);
+            hm_mono_s() - sm->t_start);
     fclose(md);
     fclose(js);
-    fprintf(stderr, "bench_accuracy: done in %.1f s\n", hmb_acc_now() - sm->t_start);
+    fprintf(stderr, "bench_accuracy: done in %.1f s\n", hm_mono_s() - sm->t_start);
     printf("| signal | recall@P0.999 | micro-AP |\n");
     for (int s = 0; s < S_COUNT; s++)
         if (res[s].present)

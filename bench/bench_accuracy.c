@@ -50,15 +50,9 @@
 #include "hm_hindex.h"
 #include "hm_matcher.h"
 #include "hm_sha.h"
+#include "hm_util.h"
 
 #include "bench_acc.h"
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void s_record(run_t *r, uint32_t idx, const void *data, size_t len)
 {
@@ -92,9 +86,9 @@ static void *s_fp_worker(void *arg)
         size_t len = 0;
         if (hmb_gen_render(&r->set, q, &buf, &len))
             continue;
-        double t0 = s_now();
+        double t0 = hm_mono_s();
         r->qok[q] = hm_fp_compute(ctx, buf, len, &r->qfp[q]) == 0;
-        r->q_fp_ms[q] = (s_now() - t0) * 1e3;
+        r->q_fp_ms[q] = (hm_mono_s() - t0) * 1e3;
         if (!r->qok[q])
             fprintf(stderr, "bench_accuracy: query %d: %s\n", q, hm_last_error());
         s_record(r, (uint32_t)q, buf, len);
@@ -457,14 +451,14 @@ static double s_e2e(run_t *r, hm_engine_t *e, int threads)
 {
     pthread_t th[64];
     e2e_job_t jobs[64];
-    double t0 = s_now();
+    double t0 = hm_mono_s();
     for (int t = 0; t < threads; t++) {
         jobs[t] = (e2e_job_t){ e, r, t, threads, r->e2e_keep };
         pthread_create(&th[t], NULL, s_e2e_worker, &jobs[t]);
     }
     for (int t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
-    return r->e2e_keep / (s_now() - t0);
+    return r->e2e_keep / (hm_mono_s() - t0);
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -543,7 +537,7 @@ int main(int argc, char **argv)
     mkdir(out_dir, 0755);
     run_t *r = calloc(1, sizeof *r);
     hmb_gen_opts_t go = { .seed = seed, .n_queries = nq, .positive_share = 0.5 };
-    double t_start = s_now();
+    double t_start = hm_mono_s();
     if (hmb_gen_open(&r->set, dataset, &go))
         return 1;
     r->nq = r->set.n_specs;
@@ -576,10 +570,10 @@ int main(int argc, char **argv)
             (unsigned long long)seed, threads);
 
     /* 1. generate and fingerprint */
-    double t0 = s_now();
+    double t0 = hm_mono_s();
     s_parallel(r, s_fp_worker);
     fclose(r->records);
-    double t_gen = s_now() - t0;
+    double t_gen = hm_mono_s() - t0;
     int nfail = 0;
     for (int q = 0; q < r->nq; q++)
         nfail += !r->qok[q];
@@ -596,14 +590,14 @@ int main(int argc, char **argv)
         r->peer_r_ok = calloc((size_t)r->nr, sizeof(int));
         r->peer_r_dec = calloc((size_t)r->nr, sizeof(double));
         r->peer_r_hash = calloc((size_t)r->nr, sizeof(double));
-        t0 = s_now();
+        t0 = hm_mono_s();
         have_peer = s_run_peer(r, peer, recpath, &peer_dec, &peer_hash) == 0;
         if (!have_peer) {
             fprintf(stderr, "bench_accuracy: the peer %s failed; its rows are left out\n", peer);
             free(r->peer_q_ok);
             r->peer_q_ok = NULL;
         }
-        fprintf(stderr, "bench_accuracy: peer in %.1f s\n", s_now() - t0);
+        fprintf(stderr, "bench_accuracy: peer in %.1f s\n", hm_mono_s() - t0);
         if (have_peer) { /* medians over the references: the same bytes hallmark times below */
             double *a = malloc((size_t)r->nr * sizeof *a), *b = malloc((size_t)r->nr * sizeof *b);
             int m = 0;
@@ -628,9 +622,9 @@ int main(int argc, char **argv)
         hm_fp_t tmpfp;
         for (int i = 0; i < r->nr; i++) {
             const hmb_photo_t *p = &r->set.photos[r->set.refs[i]];
-            double ta = s_now();
+            double ta = hm_mono_s();
             hm_fp_compute(ctx, p->data, p->len, &tmpfp);
-            a[i] = (s_now() - ta) * 1e3;
+            a[i] = (hm_mono_s() - ta) * 1e3;
             b[i] = hm_fp_ctx_timing(ctx)->decode_ns * 1e-6;
         }
         hm_ref_ms = hmb_acc_median(a, r->nr);
@@ -642,9 +636,9 @@ int main(int argc, char **argv)
     unlink(recpath);
 
     /* 3. each signal alone */
-    t0 = s_now();
+    t0 = hm_mono_s();
     s_parallel(r, s_signal_worker);
-    fprintf(stderr, "bench_accuracy: exhaustive signal search in %.1f s\n", s_now() - t0);
+    fprintf(stderr, "bench_accuracy: exhaustive signal search in %.1f s\n", hm_mono_s() - t0);
     sigres_t res[S_COUNT];
     memset(res, 0, sizeof res);
     for (int s = 0; s <= S_OPENCV; s++)
@@ -675,12 +669,12 @@ int main(int argc, char **argv)
         if (hm_engine_ref_features(p->data, p->len, &lf, &items[i].lf_len) == 0)
             items[i].lf_blob = lf;
     }
-    t0 = s_now();
+    t0 = hm_mono_s();
     if (hm_engine_add_many(e, items, (size_t)r->nr)) {
         fprintf(stderr, "bench_accuracy: add_many: %s\n", hm_last_error());
         return 1;
     }
-    add_many_s = s_now() - t0;
+    add_many_s = hm_mono_s() - t0;
     for (int i = 0; i < r->nr; i++)
         free((void *)items[i].lf_blob);
     int dup = 0;
@@ -755,14 +749,14 @@ int main(int argc, char **argv)
             char id[32];
             snprintf(id, sizeof id, "new%d", k);
             hm_ref_meta_t meta = { .ext_id = id, .bank = HM_BANK_COUNTERFEIT, .brand = "new" };
-            double ta = s_now();
+            double ta = hm_mono_s();
             if (hm_engine_add(e, ctx, &meta, p->data, p->len, NULL))
                 continue;
-            double tb = s_now();
+            double tb = hm_mono_s();
             int tries = 0;
             do hm_engine_score(e, ctx, p->data, p->len, &qq, v);
             while (v->decision != HM_DEC_COUNTERFEIT && ++tries < 1000);
-            double tc = s_now();
+            double tc = hm_mono_s();
             if (v->decision == HM_DEC_COUNTERFEIT) {
                 a[m] = (tb - ta) * 1e3;
                 b[m] = (tc - ta) * 1e3;

@@ -43,27 +43,13 @@
 #include "hm_error.h"
 #include "hm_lf.h"
 #include "hm_sha.h"
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "hm_util.h"
 
 static uint64_t s_rng = 0x6532656265ULL;
-static uint64_t s_rand(void)
-{
-    uint64_t z = (s_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void s_flip(uint64_t *w, int nwords, int flips)
 {
     for (int b = 0; b < flips; b++) {
-        int bit = (int)(s_rand() % (uint64_t)(64 * nwords));
+        int bit = (int)(hm_splitmix64(&s_rng) % (uint64_t)(64 * nwords));
         w[bit / 64] ^= 1ULL << (bit & 63);
     }
 }
@@ -87,7 +73,7 @@ static void s_synth(const real_t *src, hm_fp_t *fp, hm_lf_feat_t *lf, uint8_t **
     s_flip(&fp->trim.dhash, 1, 24);
     double norm = 0;
     for (int i = 0; i < HM_DESC_DIM; i++) {
-        fp->desc[i] += (float)(((double)(s_rand() % 2001) - 1000) * 0.00009);
+        fp->desc[i] += (float)(((double)(hm_splitmix64(&s_rng) % 2001) - 1000) * 0.00009);
         norm += (double)fp->desc[i] * fp->desc[i];
     }
     for (int i = 0; i < HM_DESC_DIM && norm > 0; i++)
@@ -95,11 +81,11 @@ static void s_synth(const real_t *src, hm_fp_t *fp, hm_lf_feat_t *lf, uint8_t **
     lf->n = src->lf.n, lf->aspect_w = 1, lf->aspect_h = 1, lf->mirrored = 0, lf->has_thumb = 0;
     for (uint32_t i = 0; i < lf->n; i++) {
         memcpy(lf->desc + 4 * i, src->lf.desc + 4 * i, 32);
-        s_flip(lf->desc + 4 * i, 4, 60 + (int)(s_rand() % 41));
+        s_flip(lf->desc + 4 * i, 4, 60 + (int)(hm_splitmix64(&s_rng) % 41));
         lf->kp[i] = src->lf.kp[i];
-        lf->kp[i].x = (float)((s_rand() >> 11) * (1.0 / 9007199254740992.0));
-        lf->kp[i].y = (float)((s_rand() >> 11) * (1.0 / 9007199254740992.0));
-        lf->kp[i].angle = (float)(6.28 * ((s_rand() >> 11) * (1.0 / 9007199254740992.0)));
+        lf->kp[i].x = (float)((hm_splitmix64(&s_rng) >> 11) * (1.0 / 9007199254740992.0));
+        lf->kp[i].y = (float)((hm_splitmix64(&s_rng) >> 11) * (1.0 / 9007199254740992.0));
+        lf->kp[i].angle = (float)(6.28 * ((hm_splitmix64(&s_rng) >> 11) * (1.0 / 9007199254740992.0)));
     }
     *blen = hm_lf_serial_size(lf);
     *blob = malloc(*blen);
@@ -128,12 +114,12 @@ static void s_pass(hm_engine_t *e, hm_fp_ctx_t *ctx, const hmb_set_t *set, void 
             const hmb_spec_t *sp = &set->specs[i];
             hm_verdict_t v;
             hm_query_t qq = { 0 };
-            double t0 = s_now();
+            double t0 = hm_mono_s();
             if (hm_engine_score(e, ctx, q[i], ql[i], &qq, &v)) {
                 fprintf(stderr, "bench_e2e: score: %s\n", hm_last_error());
                 exit(1);
             }
-            double dt = s_now() - t0;
+            double dt = hm_mono_s() - t0;
             t_all += dt;
             p.st_decode += v.decode_us * 1e-3 / nq;
             p.st_fp += v.fingerprint_us * 1e-3 / nq;
@@ -237,7 +223,7 @@ int main(int argc, char **argv)
     char (*ids)[32] = calloc((size_t)(nr > 2000 ? nr : 2000), 32);
     uint8_t **blobs = calloc((size_t)(nr > 2000 ? nr : 2000), sizeof *blobs);
     size_t *blens = calloc((size_t)(nr > 2000 ? nr : 2000), sizeof *blens);
-    double t0 = s_now();
+    double t0 = hm_mono_s();
     for (int i = 0; i < nr; i++) {
         const hmb_photo_t *ph = &set.photos[set.refs[i]];
         if (hm_fp_compute(ctx, ph->data, ph->len, &real[i].fp) ||
@@ -259,7 +245,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nr; i++)
         free(blobs[i]);
     printf("bench_e2e: %d real references in %.1f s; %d queries (%d families); simd %s\n", nr,
-           s_now() - t0, nq, HMB_F_COUNT, getenv("HM_SIMD") ? getenv("HM_SIMD") : "best");
+           hm_mono_s() - t0, nq, HMB_F_COUNT, getenv("HM_SIMD") ? getenv("HM_SIMD") : "best");
 
     printf("\n| references | local features | ms/image, all | img/s/core, all | ms/image, no global match | img/s/core, no global match | recall | false positives |\n");
     printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
@@ -277,17 +263,17 @@ int main(int argc, char **argv)
             if (*sp == ',')
                 sp++;
         }
-        double ta = s_now();
+        double ta = hm_mono_s();
         while (have < want) {
             size_t n = want - have < 2000 ? want - have : 2000;
             for (size_t k = 0; k < n; k++) {
                 hm_fp_t *fp = malloc(sizeof *fp);
-                s_synth(&real[s_rand() % (uint64_t)nr], fp, &slf, &blobs[k], &blens[k]);
+                s_synth(&real[hm_splitmix64(&s_rng) % (uint64_t)nr], fp, &slf, &blobs[k], &blens[k]);
                 snprintf(ids[k], 32, "syn%ld", serial++);
                 items[k] = (hm_engine_item_t){ .meta = { .ext_id = ids[k], .bank = HM_BANK_COUNTERFEIT, .brand = "b" },
                                                .fp = fp, .lf_blob = blobs[k], .lf_len = blens[k] };
                 for (int b = 0; b < 32; b += 8) {
-                    uint64_t r = s_rand();
+                    uint64_t r = hm_splitmix64(&s_rng);
                     memcpy(items[k].sha256 + b, &r, 8);
                 }
             }
@@ -302,7 +288,7 @@ int main(int argc, char **argv)
             have += n;
         }
         if (round > 0)
-            fprintf(stderr, "bench_e2e: topped up to %zu references in %.1f s\n", have, s_now() - ta);
+            fprintf(stderr, "bench_e2e: topped up to %zu references in %.1f s\n", have, hm_mono_s() - ta);
         pass_t on, off;
         if (hm_engine_load_thresholds(e, thr_on))
             return 1;

@@ -24,15 +24,9 @@
 #include "hm_error.h"
 #include "hm_fp.h"
 #include "hm_simd.h"
+#include "hm_util.h"
 
 typedef struct { uint8_t *data; size_t len; } blob_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int s_cmp(const void *a, const void *b)
 {
@@ -63,7 +57,7 @@ static int s_read(const char *path, blob_t *b)
 static double s_tj_once(tjhandle tj, const blob_t *b, uint8_t **buf, size_t *cap)
 {
     int w, h, ss, cs;
-    double t0 = s_now();
+    double t0 = hm_mono_s();
     if (tjDecompressHeader3(tj, b->data, (unsigned long)b->len, &w, &h, &ss, &cs))
         return -1;
     int sw = TJSCALED(w, ((tjscalingfactor){ 1, 8 })), sh = TJSCALED(h, ((tjscalingfactor){ 1, 8 }));
@@ -71,7 +65,7 @@ static double s_tj_once(tjhandle tj, const blob_t *b, uint8_t **buf, size_t *cap
     if (need > *cap) { *buf = realloc(*buf, need); *cap = need; }
     if (tjDecompress2(tj, b->data, (unsigned long)b->len, *buf, sw, 0, sh, TJPF_RGB, 0))
         return -1;
-    return s_now() - t0;
+    return hm_mono_s() - t0;
 }
 
 typedef struct {
@@ -93,16 +87,16 @@ static void s_measure(const char *name, blob_t *set, int n, int reps, FILE *json
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < n; i++, m++) {
             v[0][m] = s_tj_once(tj, &set[i], &buf, &cap);
-            double t0 = s_now();
+            double t0 = hm_mono_s();
             hm_decode(set[i].data, set[i].len, NULL, &img);
-            v[1][m] = s_now() - t0;
+            v[1][m] = hm_mono_s() - t0;
             hm_fp_t fp;
-            t0 = s_now();
+            t0 = hm_mono_s();
             if (hm_fp_compute(ctx, set[i].data, set[i].len, &fp)) {
                 fprintf(stderr, "bench: %s image %d: %s\n", name, i, hm_last_error());
                 exit(1);
             }
-            v[6][m] = s_now() - t0;
+            v[6][m] = hm_mono_s() - t0;
             const hm_fp_timing_t *t = hm_fp_ctx_timing(ctx);
             v[2][m] = t->pdq_ns * 1e-9;
             v[3][m] = t->hashes_ns * 1e-9;
@@ -148,13 +142,13 @@ static double s_throughput(blob_t *set, int n, int threads)
 {
     pthread_t th[64];
     job_t jobs[64];
-    double t0 = s_now();
+    double t0 = hm_mono_s();
     for (int t = 0; t < threads; t++) {
         jobs[t] = (job_t){ set, n, t, threads };
         pthread_create(&th[t], NULL, s_worker, &jobs[t]);
     }
     for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
-    return n / (s_now() - t0);
+    return n / (hm_mono_s() - t0);
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
  * blended with vips_ifthenelse(blend), so one helper serves them all.
  */
 #include "bench_gen.h"
+#include "hm_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,16 +39,8 @@ int hmb_family_levels(int f)
     return f >= 0 && f < HMB_F_COUNT ? s_fam[f].levels : 0;
 }
 
-uint64_t hmb_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double s_unif(uint64_t *s) { return (hmb_rand(s) >> 11) * (1.0 / 9007199254740992.0); }
-static int s_below(uint64_t *s, int n) { return n > 0 ? (int)(hmb_rand(s) % (uint64_t)n) : 0; }
+static double s_unif(uint64_t *s) { return (hm_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0); }
+static int s_below(uint64_t *s, int n) { return n > 0 ? (int)(hm_splitmix64(s) % (uint64_t)n) : 0; }
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -224,7 +217,7 @@ int hmb_gen_open(hmb_set_t *set, const char *dir, const hmb_gen_opts_t *opts)
                              : set->distractors[s_below(&qs, set->n_distractors)];
         for (int t = 0; t < HMB_MAX_TILES; t++)
             s->tiles[t] = set->distractors[s_below(&qs, set->n_distractors)];
-        s->seed = hmb_rand(&qs);
+        s->seed = hm_splitmix64(&qs);
     }
     return 0;
 fail:

@@ -94,7 +94,4 @@ int hmb_gen_render(const hmb_set_t *set, int q, void **out, size_t *len);
 /* A short description of the spec's transform ("crop 60% off-centre"). */
 void hmb_gen_describe(const hmb_set_t *set, int q, char *buf, size_t cap);
 
-/* A splitmix64 step (the generator's only source of randomness). */
-uint64_t hmb_rand(uint64_t *state);
-
 #endif

@@ -45,17 +45,11 @@
 #include "hm_lf.h"
 #include "hm_lfindex.h"
 #include "hm_simd.h"
+#include "hm_util.h"
 
 #include "lf_gen.h"
 
 #define MAXREF 1024
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static const char *s_shared;
 static int s_side = 348;
@@ -132,10 +126,10 @@ static int extract(hm_lf_ctx_t *ctx, const void *buf, size_t len, hm_image_t *im
     int rc = hm_decode(buf, len, &lim, img);
     if (rc)
         return rc;
-    double t0 = now();
+    double t0 = hm_mono_s();
     rc = hm_lf_extract(ctx, img->rgb, img->w, img->h, img->stride, f, m);
     if (t_ext)
-        *t_ext += now() - t0;
+        *t_ext += hm_mono_s() - t0;
     return rc;
 }
 
@@ -320,10 +314,10 @@ static void query_all(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, qres_t *out, i
         memset(R, 0, sizeof *R);
         if (extract(s_qctx, c->buf, c->len, &img, &q, s_nomirror ? NULL : &m, &s_t_ext))
             continue;
-        double t0 = now();
+        double t0 = hm_mono_s();
         int nc = 0;
         hm_lfindex_query(ix, sc, &q, s_nomirror ? NULL : &m, &s_qo, cand, &nc);
-        double t1 = now();
+        double t1 = hm_mono_s();
         hm_geom_frame_t qf = hm_geom_frame_of(&q), mf = hm_geom_frame_of(&m);
         for (int k = 0; k < nc; k++) {
             hm_geom_result_t res[3];
@@ -371,7 +365,7 @@ static void query_all(hm_lfindex_t *ix, hm_lfindex_scratch_t *sc, qres_t *out, i
             }
         }
         s_t_search += t1 - t0;
-        s_t_verify += now() - t1;
+        s_t_verify += hm_mono_s() - t1;
     }
     (void)timing_only;
     hm_lf_feat_free(&q);
@@ -465,9 +459,9 @@ static void run_index(hm_lf_ctx_t *ctx, int scale)
         memcpy(all + 4 * nd, s_ref_f[r].desc, s_ref_f[r].n * 32);
         nd += s_ref_f[r].n;
     }
-    double t0 = now();
+    double t0 = hm_mono_s();
     hm_lfindex_train(ix, all, nd);
-    printf("vocabulary trained on %zu descriptors in %.2f s\n", nd, now() - t0);
+    printf("vocabulary trained on %zu descriptors in %.2f s\n", nd, hm_mono_s() - t0);
     for (int r = 0; r < s_nref; r++)
         hm_lfindex_add(ix, (uint64_t)r, &s_ref_f[r]);
     hm_lfindex_scratch_t *sc;

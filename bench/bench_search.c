@@ -43,16 +43,10 @@
 #include "hm_faiss_binary.h"
 #include "hm_hindex.h"
 #include "hm_simd.h"
+#include "hm_util.h"
 
 #define RADIUS 31
 #define REPS 3
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static size_t s_rss(void)
 {
@@ -84,23 +78,14 @@ static size_t s_thp(void)
 }
 
 static uint64_t s_rng = 0x2545F4914F6CDD1DULL;
-static uint64_t s_rand(void)
-{
-    /* splitmix64: fast and good enough for synthetic codes */
-    uint64_t z = (s_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* A copy of seed: every bit flipped with probability t/256, t ~ U[0, 40]. */
 static void s_copy(const uint64_t *seed, uint64_t *out)
 {
-    uint32_t thr = (uint32_t)((s_rand() % 41) * 65536 / 256); /* p in 1/65536 */
+    uint32_t thr = (uint32_t)((hm_splitmix64(&s_rng) % 41) * 65536 / 256); /* p in 1/65536 */
     for (int w = 0; w < 4; w++) {
         uint64_t flip = 0;
         for (int b = 0; b < 64; b += 4) {
-            uint64_t r = s_rand(); /* four 16-bit draws */
+            uint64_t r = hm_splitmix64(&s_rng); /* four 16-bit draws */
             for (int k = 0; k < 4; k++)
                 flip |= (uint64_t)(((r >> (16 * k)) & 0xffff) < thr) << (b + k);
         }
@@ -113,11 +98,11 @@ static void s_gen(uint64_t *codes, size_t n, const uint64_t *seeds, size_t nseed
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t *c = codes + 4 * i;
-        if ((int)(s_rand() % 100) < copy_pct)
-            s_copy(seeds + 4 * (s_rand() % nseed), c);
+        if ((int)(hm_splitmix64(&s_rng) % 100) < copy_pct)
+            s_copy(seeds + 4 * (hm_splitmix64(&s_rng) % nseed), c);
         else
             for (int w = 0; w < 4; w++)
-                c[w] = s_rand();
+                c[w] = hm_splitmix64(&s_rng);
     }
 }
 
@@ -218,7 +203,7 @@ static int s_run_size(size_t n, size_t nq)
         goto leave;
     }
     for (size_t i = 0; i < nseed * 4; i++)
-        seeds[i] = s_rand();
+        seeds[i] = hm_splitmix64(&s_rng);
     s_gen(codes, n, seeds, nseed, 90);
     s_gen(qs, nq, seeds, nseed, 80);
     /* Flat is slow at large n: fewer queries keep the run short */
@@ -235,7 +220,7 @@ static int s_run_size(size_t n, size_t nq)
         size_t nqk = kind == 0 ? nq_flat : nq;
         malloc_trim(0);
         size_t rss0 = s_rss();
-        double t0 = s_now();
+        double t0 = hm_mono_s();
         rc = kind == 0 ? hm_faiss_binary_flat_new(&fx, 256)
                        : hm_faiss_binary_multihash_new(&fx, 256, 16, 16);
         if (!rc && kind == 1)
@@ -246,18 +231,18 @@ static int s_run_size(size_t n, size_t nq)
             fprintf(stderr, "bench_search: %s: %s\n", r->name, hm_faiss_binary_last_error());
             goto leave;
         }
-        r->build_s = s_now() - t0;
+        r->build_s = hm_mono_s() - t0;
         r->rss = s_rss() - rss0;
         double qps[REPS], p50[REPS], p99[REPS];
         size_t found = 0, want = 0, total_hits = 0;
         for (int rep = 0; rep < REPS; rep++) {
-            double tp = s_now();
+            double tp = hm_mono_s();
             for (size_t i = 0; i < nqk; i++) {
                 int64_t *lims = NULL, *lab = NULL;
-                double tq = s_now();
+                double tq = hm_mono_s();
                 rc = hm_faiss_binary_range(fx, 1, (const uint8_t *)(qs + 4 * i), RADIUS, &lims,
                                            &lab, NULL);
-                lat[i] = s_now() - tq;
+                lat[i] = hm_mono_s() - tq;
                 if (rc) {
                     fprintf(stderr, "bench_search: %s\n", hm_faiss_binary_last_error());
                     goto leave;
@@ -281,7 +266,7 @@ static int s_run_size(size_t n, size_t nq)
                 free(lims);
                 free(lab);
             }
-            qps[rep] = s_pass_stats(lat, nqk, s_now() - tp, &p50[rep], &p99[rep]);
+            qps[rep] = s_pass_stats(lat, nqk, hm_mono_s() - tp, &p50[rep], &p99[rep]);
         }
         s_median_of(qps, p50, p99, r);
         r->recall = kind == 0 ? 1.0 : want ? (double)found / (double)want : 1.0;
@@ -295,7 +280,7 @@ static int s_run_size(size_t n, size_t nq)
         row_t *r = &rows[2];
         malloc_trim(0);
         size_t rss0 = s_rss();
-        double t0 = s_now();
+        double t0 = hm_mono_s();
         hm_hindex_opts_t o = { .code_bits = 256, .nsub = s_nsub, .expected_n = n };
         if ((rc = hm_hindex_create(&ix, &o)))
             goto leave;
@@ -304,7 +289,7 @@ static int s_run_size(size_t n, size_t nq)
                 fprintf(stderr, "bench_search: add: %s\n", hm_last_error());
                 goto leave;
             }
-        r->build_s = s_now() - t0;
+        r->build_s = hm_mono_s() - t0;
         r->rss = s_rss() - rss0;
         hm_hindex_stats_t st;
         hm_hindex_stats(ix, &st);
@@ -313,12 +298,12 @@ static int s_run_size(size_t n, size_t nq)
         double qps[REPS], p50[REPS], p99[REPS];
         size_t found = 0, want = 0, total_hits = 0;
         for (int rep = 0; rep < REPS; rep++) {
-            double tp = s_now();
+            double tp = hm_mono_s();
             for (size_t i = 0; i < nq; i++) {
                 size_t nh = 0;
-                double tq = s_now();
+                double tq = hm_mono_s();
                 rc = hm_hindex_range(ix, qs + 4 * i, RADIUS, hits, n, &nh);
-                lat[i] = s_now() - tq;
+                lat[i] = hm_mono_s() - tq;
                 if (rc) {
                     fprintf(stderr, "bench_search: range: %s\n", hm_last_error());
                     goto leave;
@@ -334,7 +319,7 @@ static int s_run_size(size_t n, size_t nq)
                     }
                 }
             }
-            qps[rep] = s_pass_stats(lat, nq, s_now() - tp, &p50[rep], &p99[rep]);
+            qps[rep] = s_pass_stats(lat, nq, hm_mono_s() - tp, &p50[rep], &p99[rep]);
         }
         s_median_of(qps, p50, p99, r);
         r->recall = want ? (double)found / (double)want : 1.0;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <vips/vips.h>
 
+#include "hm_util.h"
+
 enum lfg_family {
     LFG_CROP50, LFG_PAD, LFG_FRAME, LFG_ROT5, LFG_ROT10, LFG_ROT15, LFG_MIRROR,
     LFG_COLLAGE4, LFG_JPEG40, LFG_CROP_ROT, LFG_NFAM
@@ -31,17 +33,8 @@ typedef struct lfg_truth {
     int mirrored;
 } lfg_truth_t;
 
-static uint64_t lfg_rand(uint64_t *s)
-{
-    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ULL;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static double lfg_unif(uint64_t *s) { return (lfg_rand(s) >> 11) * (1.0 / 9007199254740992.0); }
+#define lfg_rand hm_rng_next
+#define lfg_unif hm_rng_unit
 
 static VipsImage *lfg_load(const void *buf, size_t len)
 {

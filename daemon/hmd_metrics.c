@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "hm_error.h"
+#include "hm_util.h"
 
 #ifndef HMD_VERSION
 #define HMD_VERSION "0.1.0"
@@ -232,13 +233,6 @@ static void s_engine_json(s_buf_t *b, json_t *j, const char *prefix)
     }
 }
 
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void hmd_metrics_repl_set(hmd_metrics_t *m, const hmd_repl_status_t *st)
 {
     pthread_mutex_lock(&m->mu);
@@ -250,7 +244,7 @@ void hmd_metrics_repl_set(hmd_metrics_t *m, const hmd_repl_status_t *st)
  * the primary was last heard (a partition looks like silence, not lag). */
 static void s_repl_ages(const hmd_repl_status_t *r, double *lag, double *seen)
 {
-    uint64_t now = s_mono_ms();
+    uint64_t now = hm_mono_ms();
     *lag = r->behind_since_ms && now > r->behind_since_ms ? (now - r->behind_since_ms) / 1e3 : 0;
     *seen = r->last_seen_ms && now > r->last_seen_ms ? (now - r->last_seen_ms) / 1e3 : 0;
 }

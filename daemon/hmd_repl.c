@@ -20,6 +20,7 @@
 
 #include "hm_error.h"
 #include "hm_log.h"
+#include "hm_util.h"
 #include "hmd_control.h"
 #include "hmd_proto.h"
 
@@ -27,13 +28,6 @@
 #define HMD_REPL_HB_MS 500
 #define HMD_REPL_RANGE_MAX 1000
 #define HMD_REPL_CHUNK (1u << 20)
-uint64_t hmd__repl_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ZMTP heartbeats drop a dead TCP connection (a pulled cable, a namespace
  * link down) within seconds, so the reconnect starts by itself. */
 void hmd__repl_sockopts(void *z)
@@ -168,7 +162,7 @@ static void s_snapshot(hmd_repl_t *r, zmq_msg_t *id)
     sn->token = next_token++ ^ ((uint64_t)getpid() << 32);
     sn->fd = fd;
     sn->size = (uint64_t)size;
-    sn->used_ms = hmd__repl_now_ms();
+    sn->used_ms = hm_mono_ms();
     char tb[32], sb[32];
     snprintf(tb, sizeof tb, "%llu", (unsigned long long)sn->token);
     snprintf(sb, sizeof sb, "%llu", (unsigned long long)sn->size);
@@ -185,7 +179,7 @@ static void s_chunk(hmd_repl_t *r, zmq_msg_t *id, const char *tok_s, const char 
         s_send_text(r->router, (const char *const[]){ "ERROR", "unknown or expired snapshot" }, 2);
         return;
     }
-    sn->used_ms = hmd__repl_now_ms();
+    sn->used_ms = hm_mono_ms();
     size_t n = off < sn->size ? (size_t)(sn->size - off) : 0;
     if (n > HMD_REPL_CHUNK)
         n = HMD_REPL_CHUNK;
@@ -218,7 +212,7 @@ static void s_peer_seen(hmd_repl_t *r, const char *name, uint64_t seq)
         snprintf(p->name, sizeof p->name, "%s", name);
     }
     p->seq = seq;
-    p->seen_ms = hmd__repl_now_ms();
+    p->seen_ms = hm_mono_ms();
 }
 
 /* One ROUTER message: [id][cmd][args...]. */
@@ -297,7 +291,7 @@ static void s_compact(hmd_repl_t *r)
 static void *s_main(void *arg)
 {
     hmd_repl_t *r = arg;
-    uint64_t next_hb = 0, next_compact = hmd__repl_now_ms() + 60000, next_status = 0;
+    uint64_t next_hb = 0, next_compact = hm_mono_ms() + 60000, next_status = 0;
     while (!atomic_load(&r->stop)) {
         zmq_pollitem_t it = { r->router, 0, ZMQ_POLLIN, 0 };
         int n = zmq_poll(&it, 1, HMD_REPL_TICK_MS);
@@ -307,7 +301,7 @@ static void *s_main(void *arg)
             s_request(r);
         }
         s_publish(r);
-        uint64_t now = hmd__repl_now_ms();
+        uint64_t now = hm_mono_ms();
         if (now >= next_hb) {
             char sb[32], tb[32];
             snprintf(sb, sizeof sb, "%llu", (unsigned long long)r->published);

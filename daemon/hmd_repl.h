@@ -96,7 +96,6 @@ struct hmd_repl {
 };
 
 
-uint64_t hmd__repl_now_ms(void);
 void hmd__repl_sockopts(void *z);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "hm_error.h"
 #include "hm_log.h"
+#include "hm_util.h"
 #include "hmd_proto.h"
 
 #define RANGE_RETRY_MS 2000
@@ -217,12 +218,8 @@ static void s_ask_range(hmd_repl_t *r, uint64_t now)
 
 static uint64_t s_rec_seq(zmq_msg_t *m)
 {
-    uint64_t v = 0;
     const uint8_t *p = zmq_msg_data(m);
-    if (zmq_msg_size(m) >= 9)
-        for (int i = 0; i < 8; i++)
-            v |= (uint64_t)p[1 + i] << (8 * i);
-    return v;
+    return zmq_msg_size(m) >= 9 ? hm_get_le64(p + 1) : 0;
 }
 
 /* Apply the records among msgs[0..n) that continue our sequence. */
@@ -356,11 +353,11 @@ static void *s_follow(void *arg)
     uint64_t next_hb = 0;
     char name[80];
     snprintf(name, sizeof name, "%.40s/%d", r->cfg->ingest, (int)getpid());
-    s_ask_range(r, hmd__repl_now_ms());
+    s_ask_range(r, hm_mono_ms());
     while (!atomic_load(&r->stop)) {
         zmq_pollitem_t it[2] = { { r->sub, 0, ZMQ_POLLIN, 0 }, { r->dealer, 0, ZMQ_POLLIN, 0 } };
         zmq_poll(it, 2, 50);
-        uint64_t now = hmd__repl_now_ms();
+        uint64_t now = hm_mono_ms();
         if (it[0].revents & ZMQ_POLLIN)
             s_on_sub(r, now);
         if (it[1].revents & ZMQ_POLLIN)
@@ -436,9 +433,9 @@ int hmd_replica_start(hmd_repl_t **out, const hmd_config_t *cfg, hm_engine_t *e,
 
 int hmd_replica_wait(hmd_repl_t *r, int timeout_ms)
 {
-    uint64_t end = hmd__repl_now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = hm_mono_ms() + (uint64_t)timeout_ms;
     while (!atomic_load(&r->caught_up)) {
-        if (hmd__repl_now_ms() >= end)
+        if (hm_mono_ms() >= end)
             return hm__seterr(HM_E_TIMEOUT, "replica: not caught up within %d ms", timeout_ms);
         usleep(10000);
     }

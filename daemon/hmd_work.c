@@ -9,6 +9,7 @@
 
 #include "hm_error.h"
 #include "hm_log.h"
+#include "hm_util.h"
 #include "hm_verdict.h"
 
 void hmd_job_free(hmd_job_t *j)
@@ -239,8 +240,7 @@ int hmd_workers_join(hmd_workers_t **self_p, int timeout_ms)
         return 0;
     hmd_workers_t *p = *self_p;
     hmd_queue_close(p->q);
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
+    struct timespec dl = hm_wall_ts(); /* pthread_cond_timedwait's clock */
     dl.tv_sec += timeout_ms / 1000;
     dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (dl.tv_nsec >= 1000000000L) {

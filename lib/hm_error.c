@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The documented errno-like contract: one message per thread, with the code
+ * it was recorded for. */
 static _Thread_local char s_msg[512];
 static _Thread_local int s_msg_rc;
 
@@ -34,7 +36,7 @@ const char *hm_err_name(int rc)
     return "system";
 }
 
-int hm__seterr(int rc, const char *fmt, ...)
+int hm_error_set(int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -44,7 +46,7 @@ int hm__seterr(int rc, const char *fmt, ...)
     return rc;
 }
 
-void hm__clearerr(void)
+void hm_error_clear(void)
 {
     s_msg[0] = '\0';
     s_msg_rc = 0;
@@ -55,4 +57,11 @@ const char *hm_last_error(void)
     if (s_msg[0])
         return s_msg;
     return hm_strerror(s_msg_rc);
+}
+
+const char *hm_error_message(int rc)
+{
+    if (rc != 0 && rc == s_msg_rc && s_msg[0])
+        return s_msg;
+    return hm_strerror(rc);
 }

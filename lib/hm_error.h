@@ -7,8 +7,8 @@
  * hm_strerror(rc).
  *
  * "Say it once, where it happens": the function that detects a failure records
- * a message in a thread-local buffer (hm_last_error()); callers only pass the
- * code up.  Failures of libvips, LMDB, FAISS and ZeroMQ are translated to
+ * a message, paired with its code, in a thread-local buffer (hm_error_set());
+ * callers only pass the code up and read it with hm_error_message(rc).  Failures of libvips, LMDB, FAISS and ZeroMQ are translated to
  * hallmark codes at the wrapper boundary, keeping the library's own text in
  * the message.
  *
@@ -72,15 +72,37 @@ const char *hm_err_name(int rc);
 /*
  * hm_last_error - the message recorded by the last failing hallmark call on
  * this thread, or the text of hm_strerror() when none was recorded.
+ * Prefer hm_error_message(rc) when the code is at hand: a code returned
+ * without a message cannot be paired with an older message then.
  * @return borrowed; valid until the next hallmark call on this thread.
  */
 const char *hm_last_error(void);
 
-/* Internal: record a message for this thread and return rc unchanged. */
-int hm__seterr(int rc, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Internal: forget this thread's message (a new call begins). */
-void hm__clearerr(void);
+/*
+ * hm_error_message - the message for the code a call just returned: this
+ * thread's recorded message when it was recorded with rc, else
+ * hm_strerror(rc) (so a stale message of another failure is never shown).
+ * @param[in] rc  the code the failing call returned (0 gives "success").
+ * @return borrowed; valid until the next hallmark call on this thread.
+ */
+const char *hm_error_message(int rc);
+
+/*
+ * hm_error_set - record a message for this thread, paired with rc, and
+ * return rc unchanged: `return hm_error_set(HM_E_INVAL, "bad id %s", id);`.
+ * For every layer (lib, index, daemon, tools): the function that detects a
+ * failure calls it once; its callers only pass rc up.  The message is
+ * truncated to 511 bytes.
+ */
+int hm_error_set(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* hm_error_clear - forget this thread's message (a new call begins). */
+void hm_error_clear(void);
+
+/* Deprecated spellings of hm_error_set() and hm_error_clear(), kept until
+ * every caller is renamed. */
+#define hm__seterr hm_error_set
+#define hm__clearerr hm_error_clear
 
 #ifdef __cplusplus
 }

@@ -11,16 +11,18 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hm_desc.h"
 #include "hm_error.h"
 #include "hm_hashes.h"
+#include "hm_lf_ref.h"
 #include "hm_pdq.h"
 #include "hm_resample.h"
 #include "hm_simd.h"
+#include "hm_thumb.h"
 #include "hm_regions.h"
 #include "hm_trim.h"
+#include "hm_util.h"
 
 #define NPLANS 12
 
@@ -38,14 +40,11 @@ struct hm_fp_ctx {
     int lw, lh, rw, rh;       /* its size, and the reference hasher's size for it */
     int ow, oh;               /* its size as displayed */
     int last_decoded;         /* img holds the last image (hm_fp_ctx_image) */
+    const void *last_data;    /* the bytes it was decoded from (hm_fp_ctx_image_of) */
+    size_t last_len;
+    hm_lf_scratch_t *lf;      /* local-feature scratch, made on first use */
+    hm_thumb_scratch_t *thumb;/* thumbnail scratch, made on first use */
 };
-
-static uint64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int hm_fp_ctx_new(hm_fp_ctx_t **out, const hm_decode_limits_t *lim)
 {
@@ -65,6 +64,8 @@ void hm_fp_ctx_free(hm_fp_ctx_t **ctx_p)
         return;
     hm_fp_ctx_t *c = *ctx_p;
     hm_image_release(&c->img);
+    hm_lf_scratch_free(&c->lf);
+    hm_thumb_scratch_free(&c->thumb);
     free(c->luma);
     free(c->tmp);
     for (int i = 0; i < NPLANS; i++)
@@ -122,7 +123,7 @@ static int s_grid(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stride,
     const hm_rplan_t *px = s_plan(c, w, nx, rw, NULL);
     const hm_rplan_t *py = px ? s_plan(c, h, ny, rh, px) : NULL;
     if (!px || !py)
-        return HM_E_NOMEM;
+        return hm_error_set(HM_E_NOMEM, "resampling plan %dx%d to %dx%d", w, h, nx, ny);
     hm_resample(src, w, h, stride, px, py, c->tmp, out);
     return 0;
 }
@@ -132,7 +133,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
                      int rw, int rh, hm_hashset_t *hs, float grid64[64 * 64],
                      uint64_t *t_pdq, uint64_t *t_hash)
 {
-    uint64_t t0 = s_now_ns();
+    uint64_t t0 = hm_mono_ns();
     int rc = s_grid(c, src, w, h, stride, 64, 64, rw, rh, grid64);
     if (rc)
         return rc;
@@ -140,7 +141,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
     hs->quality = hm_pdq_quality(grid64);
     hm_pdq_dct16(grid64, dct);
     hm_pdq_hashes(dct, hs->pdq);
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     float g32[32 * 32], g9[8 * 9];
     if ((rc = s_grid(c, src, w, h, stride, 32, 32, 0, 0, g32)) ||
         (rc = s_grid(c, src, w, h, stride, 9, 8, 0, 0, g9)))
@@ -148,7 +149,7 @@ static int s_hashset(hm_fp_ctx_t *c, const float *src, int w, int h, size_t stri
     hs->phash = hm_phash_from_grid(g32);
     hs->dhash = hm_dhash_from_grid(g9);
     *t_pdq += t1 - t0;
-    *t_hash += s_now_ns() - t1;
+    *t_hash += hm_mono_ns() - t1;
     return 0;
 }
 
@@ -221,7 +222,7 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
     if ((rc = s_hashset(c, c->luma, w, h, (size_t)w, ref_w, ref_h, &fp->full, grid64,
                         &t_pdq, &t_hash)))
         return rc;
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     fp->has_trim = hm_trim_detect(rgb, w, h, stride, &fp->trim_box);
     if (fp->has_trim) {
         const hm_box_t *b = &fp->trim_box;
@@ -231,11 +232,11 @@ static int s_fp_pixels(hm_fp_ctx_t *c, const uint8_t *rgb, int w, int h, size_t 
         if (rc)
             return rc;
     }
-    uint64_t t2 = s_now_ns();
+    uint64_t t2 = hm_mono_ns();
     float colour[48];
     s_colour_grid(rgb, w, h, stride, colour);
     hm_desc_compute(grid64, colour, fp->desc);
-    uint64_t t3 = s_now_ns();
+    uint64_t t3 = hm_mono_ns();
     /* The trimmed box's hashes count as PDQ and hash time, not trim time. */
     c->timing.pdq_ns = t_pdq;
     c->timing.hashes_ns = t_hash;
@@ -265,9 +266,9 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
         return hm__seterr(HM_E_INVAL, "hm_fp_compute: NULL argument");
     c->last_ok = 0;
     c->last_decoded = 0;
-    uint64_t t0 = s_now_ns();
+    uint64_t t0 = hm_mono_ns();
     int rc = hm_decode(data, len, &c->lim, &c->img);
-    uint64_t t1 = s_now_ns();
+    uint64_t t1 = hm_mono_ns();
     c->timing = (hm_fp_timing_t){ .decode_ns = t1 - t0 };
     if (rc)
         return rc;
@@ -290,14 +291,51 @@ int hm_fp_compute(hm_fp_ctx_t *c, const void *data, size_t len, hm_fp_t *fp)
     c->ow = c->img.orig_w;
     c->oh = c->img.orig_h;
     c->last_decoded = 1;
+    c->last_data = data;
+    c->last_len = len;
     c->timing.decode_ns = t1 - t0;
-    c->timing.total_ns = s_now_ns() - t0;
+    c->timing.total_ns = hm_mono_ns() - t0;
     return 0;
 }
 
 const hm_image_t *hm_fp_ctx_image(const hm_fp_ctx_t *c)
 {
     return c && c->last_decoded ? &c->img : NULL;
+}
+
+const hm_image_t *hm_fp_ctx_image_of(const hm_fp_ctx_t *c, const void *data, size_t len,
+                                     int target_side)
+{
+    if (!hm__fp_ctx_holds(c, data, len))
+        return NULL;
+    /* The same decode call gives the same pixels.  A decode that shrank
+     * nothing at a smaller target shrinks nothing at a larger one either
+     * (shrink-on-load only grows as the target falls, hm_decode.h), so its
+     * pixels are the ones a decode at target_side would give. */
+    const hm_image_t *im = &c->img;
+    int unshrunk = im->w == im->orig_w && im->h == im->orig_h;
+    if (c->lim.target_side == target_side || (unshrunk && c->lim.target_side <= target_side))
+        return im;
+    return NULL;
+}
+
+int hm__fp_ctx_holds(const hm_fp_ctx_t *c, const void *data, size_t len)
+{
+    return c && c->last_decoded && c->last_data == data && c->last_len == len;
+}
+
+hm_lf_scratch_t *hm__fp_ctx_lf(hm_fp_ctx_t *c)
+{
+    if (!c->lf && hm_lf_scratch_new(&c->lf))
+        return NULL;
+    return c->lf;
+}
+
+hm_thumb_scratch_t *hm__fp_ctx_thumb(hm_fp_ctx_t *c)
+{
+    if (!c->thumb && hm_thumb_scratch_new(&c->thumb))
+        return NULL;
+    return c->thumb;
 }
 
 int hm_fp_regions(hm_fp_ctx_t *c, hm_hashset_t *sets, hm_box_t *boxes, int cap)

@@ -68,7 +68,9 @@ typedef struct hm_fp {
     float desc[HM_DESC_DIM];    /* global descriptor, L2 norm 1 (or all 0) */
 } hm_fp_t;
 
-/* Per-thread scratch: decoder buffers and resampling weights.  Opaque. */
+/* Per-worker scratch, owned by its caller: decoder buffers, resampling
+ * weights, and (made on first use) the local-feature and thumbnail scratch of
+ * hm_lf_ref_blob_ctx(), hm_lf_query_ctx() and hm_thumb_jpeg_ctx().  Opaque. */
 typedef struct hm_fp_ctx hm_fp_ctx_t;
 
 /*
@@ -117,6 +119,17 @@ int hm_fp_from_rgb(hm_fp_ctx_t *ctx, const uint8_t *rgb, int w, int h, size_t st
  *         call failed, was hm_fp_from_rgb(), or none ran.
  */
 const hm_image_t *hm_fp_ctx_image(const hm_fp_ctx_t *ctx);
+
+/*
+ * hm_fp_ctx_image_of - the pixels of the last hm_fp_compute() on ctx when
+ * they are exactly what hm_decode() of the same bytes (data, len: the same
+ * pointer and length, unchanged since) at target_side would give: the same
+ * target, or nothing shrunk on load at a target no larger.  Lets local
+ * features and thumbnails skip a second decode without changing one bit.
+ * @return borrowed as hm_fp_ctx_image(); NULL when a new decode is needed.
+ */
+const hm_image_t *hm_fp_ctx_image_of(const hm_fp_ctx_t *ctx, const void *data, size_t len,
+                                     int target_side);
 
 /*
  * hm_fp_regions - hashes of the content regions (hm_regions.h: collage cells,

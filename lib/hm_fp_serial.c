@@ -13,21 +13,25 @@
 
 #include "hm_error.h"
 #include "hm_fp.h"
+#include "hm_util.h"
 
+/* Cursor forms of hm_util.h's codecs: n is 2, 4 or 8 bytes. */
 static uint8_t *s_put(uint8_t *p, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++)
-        *p++ = (uint8_t)(v >> (8 * i));
-    return p;
+    if (n == 2)
+        hm_put_le16(p, (uint16_t)v);
+    else if (n == 4)
+        hm_put_le32(p, (uint32_t)v);
+    else
+        hm_put_le64(p, v);
+    return p + n;
 }
 
 static uint64_t s_get(const uint8_t **pp, int n)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)(*pp)[i] << (8 * i);
+    const uint8_t *p = *pp;
     *pp += n;
-    return v;
+    return n == 2 ? hm_get_le16(p) : n == 4 ? hm_get_le32(p) : hm_get_le64(p);
 }
 
 static uint8_t *s_put_hs(uint8_t *p, const hm_hashset_t *hs)

@@ -5,6 +5,7 @@
 
 #include "hm_error.h"
 #include "hm_simd.h"
+#include "hm_util.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -26,21 +27,11 @@ const hm_lf_opts_t hm_lf_opts_default = {
 static int8_t s_pat[256][4];
 static pthread_once_t s_pat_once = PTHREAD_ONCE_INIT;
 
-static uint64_t s_xs(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static int s_coord(uint64_t *s)
 {
     int v = 0;
     for (int i = 0; i < 3; i++)
-        v += (int)((s_xs(s) >> 33) % 11) - 5;
+        v += (int)((hm_rng_next(s) >> 33) % 11) - 5;
     return v;
 }
 
@@ -652,9 +643,6 @@ int hm_lf_extract(hm_lf_ctx_t *c, const uint8_t *rgb, int w, int h, size_t strid
 
 /* ---- serialisation ---- */
 
-static void s_put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
-static unsigned s_get16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
-
 static unsigned s_q16(float v)
 {
     double q = v * 65535.0 + 0.5;
@@ -678,9 +666,9 @@ int hm_lf_serialize(const hm_lf_feat_t *f, uint8_t *buf, size_t cap, size_t *len
     memcpy(p, "HMLF", 4);
     p[4] = HM_LF_SERIAL_VERSION;
     p[5] = (uint8_t)((f->has_thumb ? 1 : 0) | (f->mirrored ? 2 : 0));
-    s_put16(p + 6, f->n);
-    s_put16(p + 8, s_q16(f->aspect_w));
-    s_put16(p + 10, s_q16(f->aspect_h));
+    hm_put_le16(p + 6, (uint16_t)f->n);
+    hm_put_le16(p + 8, (uint16_t)s_q16(f->aspect_w));
+    hm_put_le16(p + 10, (uint16_t)s_q16(f->aspect_h));
     memset(p + 12, 0, 4);
     p += HM_LF_SERIAL_HEADER;
     if (f->has_thumb) {
@@ -689,14 +677,13 @@ int hm_lf_serialize(const hm_lf_feat_t *f, uint8_t *buf, size_t cap, size_t *len
     }
     for (uint32_t i = 0; i < f->n; i++) {
         const hm_lf_kp_t *k = &f->kp[i];
-        s_put16(p, s_q16(k->x));
-        s_put16(p + 2, s_q16(k->y));
+        hm_put_le16(p, (uint16_t)s_q16(k->x));
+        hm_put_le16(p + 2, (uint16_t)s_q16(k->y));
         double ls = k->size > 0 ? -24.0 * log2(k->size) : 255;
         p[4] = (uint8_t)(ls < 0 ? 0 : ls > 255 ? 255 : lround(ls));
         p[5] = (uint8_t)((int)lround(k->angle * 256.0 / LF_TWO_PI) & 255);
         for (int w = 0; w < 4; w++)
-            for (int b = 0; b < 8; b++)
-                p[6 + 8 * w + b] = (uint8_t)(f->desc[4 * i + w] >> (8 * b));
+            hm_put_le64(p + 6 + 8 * w, f->desc[4 * i + w]);
         p += HM_LF_SERIAL_PER_KP;
     }
     *len = need;
@@ -712,7 +699,7 @@ int hm_lf_deserialize(const uint8_t *buf, size_t len, hm_lf_feat_t *f)
     if (buf[4] != HM_LF_SERIAL_VERSION)
         return hm__seterr(HM_E_VERSION, "hm_lf_deserialize: version %u", buf[4]);
     int thumb = buf[5] & 1;
-    unsigned n = s_get16(buf + 6);
+    unsigned n = hm_get_le16(buf + 6);
     size_t need = HM_LF_SERIAL_HEADER + (thumb ? HM_LF_THUMB * HM_LF_THUMB : 0) +
                   (size_t)HM_LF_SERIAL_PER_KP * n;
     if (len != need || (buf[5] & ~3u) || n > HM_LF_MAX_KP)
@@ -726,8 +713,8 @@ int hm_lf_deserialize(const uint8_t *buf, size_t len, hm_lf_feat_t *f)
     f->n = n;
     f->mirrored = (buf[5] >> 1) & 1;
     f->has_thumb = thumb;
-    f->aspect_w = s_get16(buf + 8) / 65535.0f;
-    f->aspect_h = s_get16(buf + 10) / 65535.0f;
+    f->aspect_w = hm_get_le16(buf + 8) / 65535.0f;
+    f->aspect_h = hm_get_le16(buf + 10) / 65535.0f;
     const uint8_t *p = buf + HM_LF_SERIAL_HEADER;
     if (thumb) {
         memcpy(f->thumb, p, sizeof f->thumb);
@@ -735,17 +722,13 @@ int hm_lf_deserialize(const uint8_t *buf, size_t len, hm_lf_feat_t *f)
     }
     for (unsigned i = 0; i < n; i++) {
         hm_lf_kp_t *k = &f->kp[i];
-        k->x = s_get16(p) / 65535.0f;
-        k->y = s_get16(p + 2) / 65535.0f;
+        k->x = hm_get_le16(p) / 65535.0f;
+        k->y = hm_get_le16(p + 2) / 65535.0f;
         k->size = (float)exp2(-p[4] / 24.0);
         k->angle = (float)(p[5] * LF_TWO_PI / 256.0);
         k->score = 0;
-        for (int w = 0; w < 4; w++) {
-            uint64_t v = 0;
-            for (int b = 0; b < 8; b++)
-                v |= (uint64_t)p[6 + 8 * w + b] << (8 * b);
-            f->desc[4 * i + w] = v;
-        }
+        for (int w = 0; w < 4; w++)
+            f->desc[4 * i + w] = hm_get_le64(p + 6 + 8 * w);
         p += HM_LF_SERIAL_PER_KP;
     }
     return 0;

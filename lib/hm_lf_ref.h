@@ -6,11 +6,12 @@
  *               at most 360 px;
  *   queries:    decoded with target_side 512, 512 keypoints, level 0 at most
  *               512 px, plus the mirror set (so mirrored copies match).
- * Each thread keeps its own decoder and extraction scratch (a pthread key
- * frees it when the thread ends), so these calls allocate nothing in steady
- * state beyond the returned blob.
+ * The *_ctx calls keep their decoder and extraction scratch in the caller's
+ * hm_fp_ctx_t and reuse its decoded pixels; the older calls without a
+ * context keep it per thread (a pthread key; deprecated, for callers not yet
+ * moved).  Neither allocates in steady state beyond the returned blob.
  *
- * Thread safety: any thread; state is per thread.
+ * Thread safety: any thread; a context is used by one thread at a time.
  */
 #ifndef HM_LF_REF_H
 #define HM_LF_REF_H
@@ -18,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hm_fp.h"
 #include "hm_lf.h"
 
 #ifdef __cplusplus
@@ -60,6 +62,32 @@ int hm_lf_query(const void *img, size_t len, const hm_lf_feat_t **q, const hm_lf
  */
 int hm_lf_query_rgb(const uint8_t *rgb, int w, int h, size_t stride, const hm_lf_feat_t **q,
                     const hm_lf_feat_t **mirror);
+
+/*
+ * The same with scratch owned by the caller's fingerprint context (made on
+ * first use, freed by hm_fp_ctx_free()): no per-thread state.  When the
+ * context's last hm_fp_compute() was on the same bytes (same pointer and
+ * length) and its pixels are what these decodes need (hm_fp_ctx_image_of()
+ * for references; not shrunk or >= 512 px for queries), they are reused and
+ * the bytes are not decoded again.  Results are identical to the calls above.
+ * @param[out] q, mirror  borrowed: valid until the next call on ctx.
+ * @return as hm_lf_ref_blob() / hm_lf_query(), HM_E_INVAL (NULL ctx).
+ */
+int hm_lf_ref_blob_ctx(hm_fp_ctx_t *ctx, const void *img, size_t len, uint8_t **blob,
+                       size_t *blob_len);
+int hm_lf_query_ctx(hm_fp_ctx_t *ctx, const void *img, size_t len, const hm_lf_feat_t **q,
+                    const hm_lf_feat_t **mirror);
+
+/* The scratch itself (decoder image, extraction contexts, feature sets).
+ * hm_lf_scratch_new: 0, HM_E_NOMEM.  hm_lf_scratch_free: NULL-safe. */
+typedef struct hm_lf_scratch hm_lf_scratch_t;
+int hm_lf_scratch_new(hm_lf_scratch_t **out);
+void hm_lf_scratch_free(hm_lf_scratch_t **s);
+
+/* Internal (hm_fp.c): ctx's scratch, made on first use (NULL: no memory);
+ * whether ctx's last decode was of (data, len). */
+hm_lf_scratch_t *hm__fp_ctx_lf(hm_fp_ctx_t *ctx);
+int hm__fp_ctx_holds(const hm_fp_ctx_t *ctx, const void *data, size_t len);
 
 #ifdef __cplusplus
 }

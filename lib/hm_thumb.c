@@ -16,12 +16,13 @@
 #include "hm_decode.h"
 #include "hm_error.h"
 
-typedef struct {
+struct hm_thumb_scratch {
     hm_image_t img;
     tjhandle tj;
     uint8_t *small;
     size_t cap;
-} thumb_tls_t;
+};
+typedef hm_thumb_scratch_t thumb_tls_t;
 
 static pthread_key_t s_key;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
@@ -43,36 +44,101 @@ static void s_make_key(void)
     pthread_key_create(&s_key, s_free);
 }
 
+int hm_thumb_scratch_new(hm_thumb_scratch_t **out)
+{
+    thumb_tls_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->tj = tjInitCompress())) {
+        s_free(t);
+        return hm_error_set(HM_E_NOMEM, "thumbnail scratch");
+    }
+    *out = t;
+    return 0;
+}
+
+void hm_thumb_scratch_free(hm_thumb_scratch_t **s)
+{
+    if (s) {
+        s_free(*s);
+        *s = NULL;
+    }
+}
+
+/* The older call's scratch: one per thread, behind a pthread key. */
 static thumb_tls_t *s_tls(void)
 {
     pthread_once(&s_once, s_make_key);
     thumb_tls_t *t = pthread_getspecific(s_key);
     if (t)
         return t;
-    t = calloc(1, sizeof *t);
-    if (!t || !(t->tj = tjInitCompress()) || pthread_setspecific(s_key, t)) {
+    if (hm_thumb_scratch_new(&t))
+        return NULL;
+    if (pthread_setspecific(s_key, t)) {
         s_free(t);
         return NULL;
     }
     return t;
 }
 
-int hm_thumb_jpeg(const void *img, size_t len, int px, void **out, size_t *out_len)
+static int s_thumb(thumb_tls_t *t, const hm_image_t *im, int px, void **out, size_t *out_len);
+
+static int s_args(const void *img, size_t len, int px, void **out, size_t *out_len)
 {
     if (!img || !len || px < 8 || px > 1024 || !out || !out_len)
-        return hm__seterr(HM_E_INVAL, "hm_thumb_jpeg: bad argument");
+        return hm_error_set(HM_E_INVAL, "hm_thumb_jpeg: bad argument");
     *out = NULL;
     *out_len = 0;
-    thumb_tls_t *t = s_tls();
-    if (!t)
-        return hm__seterr(HM_E_NOMEM, "thumbnail scratch");
+    return 0;
+}
+
+static int s_decode(thumb_tls_t *t, const void *img, size_t len, int px)
+{
     hm_decode_limits_t lim = hm_decode_limits_default;
     lim.target_side = px;
-    int rc = hm_decode(img, len, &lim, &t->img);
+    return hm_decode(img, len, &lim, &t->img);
+}
+
+int hm_thumb_jpeg(const void *img, size_t len, int px, void **out, size_t *out_len)
+{
+    int rc = s_args(img, len, px, out, out_len);
     if (rc)
         return rc;
+    thumb_tls_t *t = s_tls();
+    if (!t)
+        return hm_error_set(HM_E_NOMEM, "thumbnail scratch");
+    if ((rc = s_decode(t, img, len, px)))
+        return rc;
+    return s_thumb(t, &t->img, px, out, out_len);
+}
+
+int hm_thumb_jpeg_ctx(hm_fp_ctx_t *ctx, const void *img, size_t len, int px, void **out,
+                      size_t *out_len)
+{
+    int rc = s_args(img, len, px, out, out_len);
+    if (rc)
+        return rc;
+    if (!ctx)
+        return hm_error_set(HM_E_INVAL, "hm_thumb_jpeg_ctx: NULL context");
+    thumb_tls_t *t = hm__fp_ctx_thumb(ctx);
+    if (!t)
+        return hm_error_set(HM_E_NOMEM, "thumbnail scratch");
+    /* The fingerprint's pixels when bit for bit what a decode at px gives;
+     * else a decode at px: the thumbnail feeds the local-feature pixel check
+     * (hm_lf's thumb), so it must not change with who decoded first. */
+    const hm_image_t *im = hm_fp_ctx_image_of(ctx, img, len, px);
+    if (!im) {
+        if ((rc = s_decode(t, img, len, px)))
+            return rc;
+        im = &t->img;
+    }
+    return s_thumb(t, im, px, out, out_len);
+}
+
+/* Area-average im to fit px on the longer side, then compress. */
+static int s_thumb(thumb_tls_t *t, const hm_image_t *im, int px, void **out, size_t *out_len)
+{
+    int rc = 0;
     /* Fit the longer side in px; never enlarge. */
-    int w = t->img.w, h = t->img.h, longer = w > h ? w : h;
+    int w = im->w, h = im->h, longer = w > h ? w : h;
     int tw = w, th = h;
     if (longer > px) {
         tw = (int)((double)w * px / longer + 0.5);
@@ -96,7 +162,7 @@ int hm_thumb_jpeg(const void *img, size_t len, int px, void **out, size_t *out_l
             if (x1 <= x0) x1 = x0 + 1;
             unsigned sum[3] = { 0, 0, 0 }, n = 0;
             for (int yy = y0; yy < y1; yy++) {
-                const uint8_t *p = t->img.rgb + (size_t)yy * t->img.stride + 3 * (size_t)x0;
+                const uint8_t *p = im->rgb + (size_t)yy * im->stride + 3 * (size_t)x0;
                 for (int xx = x0; xx < x1; xx++, p += 3, n++) {
                     sum[0] += p[0];
                     sum[1] += p[1];

@@ -45,12 +45,7 @@ static int s_env_int(const char *name, int def)
     return v && atoi(v) > 0 ? atoi(v) : def;
 }
 
-static long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+static long s_ms(void) { return (long)hm_mono_ms(); }
 
 /* Image i: a 48x48 PNG of 6x6 random colour blocks, distinct per i. */
 static void *s_image(int i, size_t *len)

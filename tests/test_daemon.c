@@ -23,12 +23,7 @@
 
 #define IMG(s) (s), strlen(s)
 
-static long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+static long s_ms(void) { return (long)hm_mono_ms(); }
 
 static void s_ok(json_t *r)
 {

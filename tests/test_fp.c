@@ -11,7 +11,9 @@
 
 #include "hm_error.h"
 #include "hm_fp.h"
+#include "hm_lf_ref.h"
 #include "hm_simd.h"
+#include "hm_thumb.h"
 #include "hm_trim.h"
 #include "test_util.h"
 
@@ -217,6 +219,80 @@ START_TEST(test_context_history_independent)
 }
 END_TEST
 
+/* Serialised features of f (for byte comparison); the caller frees. */
+static uint8_t *s_lf_bytes(const hm_lf_feat_t *f, size_t *n)
+{
+    size_t cap = hm_lf_serial_size(f);
+    uint8_t *b = malloc(cap);
+    ck_assert_int_eq(hm_lf_serialize(f, b, cap, n), 0);
+    return b;
+}
+
+/* The *_ctx calls reuse the fingerprint's pixels only where a decode would
+ * give the same ones, and their results equal the per-thread calls' bit for
+ * bit: for a photo the fingerprint does not shrink (reused) and for one it
+ * shrinks on load (decoded again at the signal's own scale). */
+START_TEST(test_ctx_signals_identical)
+{
+    static const int sizes[2][2] = { { 300, 200 }, { 1200, 900 } };
+    for (int k = 0; k < 2; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        uint8_t *rgb = malloc((size_t)w * h * 3);
+        uint64_t st = 7 + (uint64_t)k;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++)
+            rgb[i] = (uint8_t)(((i / 3 % w) / 9 % 2 ? 200 : 40) + ((i / 3 / w) / 13 % 2) * 30 +
+                               (tu_rand(&st) & 15));
+        void *jpg;
+        size_t jlen;
+        ck_assert_int_eq(tu_encode(rgb, w, h, ".jpg", &jpg, &jlen), 0);
+        hm_fp_t fp;
+        ck_assert_int_eq(hm_fp_compute(ctx, jpg, jlen, &fp), 0);
+        const hm_image_t *im = hm_fp_ctx_image(ctx);
+        int unshrunk = im->w == im->orig_w && im->h == im->orig_h;
+        ck_assert_int_eq(unshrunk, k == 0); /* the two cases this test is for */
+        ck_assert_int_eq(hm_fp_ctx_image_of(ctx, jpg, jlen, 348) != NULL, k == 0);
+        /* other bytes (another pointer) are never taken for these */
+        uint8_t *copy = malloc(jlen);
+        memcpy(copy, jpg, jlen);
+        ck_assert_ptr_null(hm_fp_ctx_image_of(ctx, copy, jlen, 348));
+
+        uint8_t *a, *b;
+        size_t al, bl;
+        ck_assert_int_eq(hm_lf_ref_blob(jpg, jlen, &a, &al), 0);
+        ck_assert_int_eq(hm_lf_ref_blob_ctx(ctx, jpg, jlen, &b, &bl), 0);
+        ck_assert_uint_eq(al, bl);
+        ck_assert_int_eq(memcmp(a, b, al), 0);
+        free(a);
+        free(b);
+
+        const hm_lf_feat_t *q, *m;
+        ck_assert_int_eq(hm_lf_query_ctx(ctx, jpg, jlen, &q, &m), 0);
+        size_t ql, ml, q2l, m2l;
+        uint8_t *qb = s_lf_bytes(q, &ql), *mb = s_lf_bytes(m, &ml);
+        if (unshrunk || im->w >= 512 || im->h >= 512)
+            ck_assert_int_eq(hm_lf_query_rgb(im->rgb, im->w, im->h, im->stride, &q, &m), 0);
+        else
+            ck_assert_int_eq(hm_lf_query(jpg, jlen, &q, &m), 0);
+        uint8_t *q2 = s_lf_bytes(q, &q2l), *m2 = s_lf_bytes(m, &m2l);
+        ck_assert(ql == q2l && memcmp(qb, q2, ql) == 0);
+        ck_assert(ml == m2l && memcmp(mb, m2, ml) == 0);
+        free(qb), free(mb), free(q2), free(m2);
+
+        void *t1, *t2;
+        size_t t1l, t2l;
+        ck_assert_int_eq(hm_thumb_jpeg(jpg, jlen, HM_THUMB_PX, &t1, &t1l), 0);
+        ck_assert_int_eq(hm_thumb_jpeg_ctx(ctx, jpg, jlen, HM_THUMB_PX, &t2, &t2l), 0);
+        ck_assert(t1l == t2l && memcmp(t1, t2, t1l) == 0);
+        free(t1);
+        free(t2);
+        ck_assert_int_eq(hm_thumb_jpeg_ctx(NULL, jpg, jlen, HM_THUMB_PX, &t2, &t2l), HM_E_INVAL);
+        free(copy);
+        g_free(jpg);
+        free(rgb);
+    }
+}
+END_TEST
+
 Suite *hm_suite_fp(void)
 {
     Suite *s = suite_create("fp");
@@ -229,6 +305,7 @@ Suite *hm_suite_fp(void)
     tcase_add_test(tc, test_simd_levels_same_hashes);
     tcase_add_test(tc, test_grocery_reencode);
     tcase_add_test(tc, test_context_history_independent);
+    tcase_add_test(tc, test_ctx_signals_identical);
     suite_add_tcase(s, tc);
     return s;
 }

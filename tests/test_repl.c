@@ -27,12 +27,7 @@
 #include "hm_store.h"
 #include "test_util.h"
 
-static long s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+static long s_ms(void) { return (long)hm_mono_ms(); }
 
 static int s_port(void)
 {

@@ -81,12 +81,7 @@ void tu_read_file(const char *path, uint8_t **data, size_t *len)
 
 uint64_t tu_rand(uint64_t *s)
 {
-    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ULL;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return hm_rng_next(s);
 }
 
 char *tu_tmpdir(void)

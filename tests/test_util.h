@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hm_util.h" /* clocks, codecs, hm_rng_next() */
+
 /*
  * The folder ../shared (conformance images, datasets), from $HM_SHARED or
  * ../shared relative to the working directory.  When it is missing: under
@@ -23,7 +25,7 @@ void tu_read_file(const char *path, uint8_t **data, size_t *len);
 /* Read a whole file; returns 0 or -errno, does not fail the test. */
 int tu_try_read_file(const char *path, uint8_t **data, size_t *len);
 
-/* A small deterministic PRNG (xorshift64*). */
+/* hm_rng_next() (xorshift64*), kept under the name the suites use. */
 uint64_t tu_rand(uint64_t *state);
 
 /* A temporary directory (mkdtemp under $TMPDIR); removed by tu_rmtree(). */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "hm_error.h"
+#include "hm_util.h"
 
 static pthread_mutex_t s_out_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -167,9 +168,7 @@ int hm_cli_parse_int(const char *s, long lo, long hi, long *out)
 
 double hm_cli_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return hm_mono_s();
 }
 
 /* ---- inputs ---- */
