@@ -28,7 +28,7 @@ thread_local std::string s_last_error;
 int s_fail(int rc, const char *what)
 {
     s_last_error = what;
-    hm__seterr(rc, "faiss: %s", what);
+    hm_error_set(rc, "faiss: %s", what);
     return rc;
 }
 

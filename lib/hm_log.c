@@ -15,14 +15,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hm_util.h"
 
 static const char *const s_names[] = { "error", "warn", "info", "debug" };
-static const char *const s_prio[] = { SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG };
+/* sd-daemon(3)'s line prefixes (SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG): the
+ * syslog priorities 3, 4, 6 and 7 in angle brackets.  Spelled out here because
+ * lib/ may not include libsystemd's headers (the layering of the Makefile). */
+static const char *const s_prio[] = { "<3>", "<4>", "<6>", "<7>" };
 
 static int s_initial_level(void)
 {
