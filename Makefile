@@ -29,7 +29,7 @@ endif
 
 DEPS_DIR   := $(CURDIR)/.deps
 DEPS_STAMP := $(DEPS_DIR)/.ok
-PKGS       := vips libzmq lmdb check jansson libmicrohttpd libturbojpeg libsodium
+PKGS       := vips libzmq lmdb check jansson libmicrohttpd libturbojpeg libsodium libnats
 
 # Expanded lazily (=), so they are read after the dependency step has run.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
