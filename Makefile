@@ -169,6 +169,15 @@ $(BENCH_REPL_BIN): $(B)/bench/bench_repl.o $(LIBA)
 bench-repl: $(BENCH_REPL_BIN) $(DAEMON_BIN)
 	$(BENCH_REPL_BIN) --bin $(CURDIR)/$(B)
 
+# The fleet on NATS JetStream (docs/DEPLOYMENT.md): a 3-server cluster on
+# loopback, a writer and two scorers; not part of `make test` (.ci/run runs it after).
+FLEET_TOOL := $(B)/hm_fleet_tool
+$(FLEET_TOOL): $(B)/tests/cluster/hm_fleet_tool.o $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+.PHONY: test-cluster
+test-cluster: $(FLEET_TOOL) $(CLI_BIN) $(DAEMON_BIN)
+	@HM_BIN_DIR=$(CURDIR)/$(B) timeout 900 tests/cluster/run.sh
+
 ifneq ($(BENCH_SEARCH_BIN),)
 $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(LIBA)
 	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)

@@ -152,6 +152,8 @@ static void s_listing(hmd_fleet_t *f, hm_fp_ctx_t *ctx, natsMsg *msg)
         free(v);
         return;
     }
+    if (delivered > 1)
+        hm_log_info("fleet_redelivered", "id=%s delivered=%llu", h.id, (unsigned long long)delivered);
     if (len > (size_t)f->cfg->fleet_listing_max) {
         hm_verdict_error(v, HM_E_TOO_LARGE, "listing image larger than fleet-listing-max");
     } else {
