@@ -13,6 +13,8 @@
  *                                             verdicts from a durable consumer:
  *                                             "subject msgid decision strikes" lines
  *   hm_fleet_tool count URLS STREAM           messages stored in STREAM
+ *   hm_fleet_tool latency EP URLS FILE...     add each file, then send it as a listing
+ *                                             until it is counterfeit: add-to-matchable ms
  *   hm_fleet_tool connect URLS                exit 0 when the connection is accepted
  *
  * URLS are comma-separated; HM_NATS_USER and HM_NATS_PASSWORD give the credentials.
@@ -305,6 +307,84 @@ static int s_count(const char *urls, const char *stream)
     return 0;
 }
 
+/* Publish one listing (image bytes) with id; 0 or a libnats status. */
+static natsStatus s_listing(jsCtx *js, const char *id, const void *img, size_t len)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, "hallmark.listing.in", NULL, img, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Hm-Listing", id);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    if (s == NATS_OK)
+        s = js_PublishMsg(NULL, js, m, &po, NULL);
+    natsMsg_Destroy(m);
+    return s;
+}
+
+/* Add-to-matchable: add each file on the writer, then send it as a listing
+ * (again, under a new id, until the verdict is counterfeit); the time from
+ * the add's send to that verdict, watched on a core subscription. */
+static int s_latency(const char *ep, const char *urls, int nf, char **files)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    natsSubscription *sub = NULL;
+    natsStatus s = s_connect(urls, &nc, &js);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&sub, nc, "hallmark.verdict.>");
+    if (s != NATS_OK)
+        return s_die("connect", s);
+    void *z = zmq_ctx_new(), *d = zmq_socket(z, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(d, ep);
+    double *ms = calloc((size_t)nf + 1, sizeof *ms);
+    for (int i = 0; i < nf; i++) {
+        size_t len;
+        void *img = s_read(files[i], &len);
+        char cmd[512], reply[2048], id[64];
+        snprintf(cmd, sizeof cmd, "{\"cmd\":\"add\",\"ref\":\"lat-%d\",\"bank\":\"counterfeit\","
+                 "\"brand\":\"lat\"}", i);
+        double t0 = s_now();
+        zmq_send(d, cmd, strlen(cmd), ZMQ_SNDMORE);
+        zmq_send(d, img, len, 0);
+        zmq_pollitem_t it = { d, 0, ZMQ_POLLIN, 0 };
+        if (!img || zmq_poll(&it, 1, 10000) != 1 || zmq_recv(d, reply, sizeof reply, 0) < 0)
+            return fprintf(stderr, "hm_fleet_tool: no reply to add lat-%d\n", i), 1;
+        int found = 0;
+        for (int k = 0; !found && k < 200; k++) {
+            snprintf(id, sizeof id, "lat-%d-%d", i, k);
+            if (s_listing(js, id, img, len) != NATS_OK)
+                continue;
+            natsMsg *m = NULL;
+            while (natsSubscription_NextMsg(&m, sub, 5000) == NATS_OK) {
+                const char *mid = NULL;
+                natsMsgHeader_Get(m, "Nats-Msg-Id", &mid);
+                int mine = mid && strcmp(mid, id) == 0;
+                found = mine && strstr(natsMsg_GetSubject(m), ".counterfeit") != NULL;
+                natsMsg_Destroy(m);
+                if (mine)
+                    break;
+            }
+        }
+        ms[i] = found ? (s_now() - t0) * 1000 : -1;
+        free(img);
+    }
+    printf("add-to-matchable ms:");
+    for (int i = 0; i < nf; i++)
+        printf(" %.0f", ms[i]);
+    printf("\n");
+    free(ms);
+    zmq_close(d);
+    zmq_ctx_term(z);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -316,6 +396,8 @@ int main(int argc, char **argv)
         return s_publish(argv[2], argv[3], argv[4], argv[5], atol(argv[6]), argc - 7, argv + 7);
     if (!strcmp(cmd, "collect") && argc == 7)
         return s_collect(argv[2], argv[3], argv[4], atol(argv[5]), atof(argv[6]));
+    if (!strcmp(cmd, "latency") && argc >= 5)
+        return s_latency(argv[2], argv[3], argc - 4, argv + 4);
     if (!strcmp(cmd, "count") && argc == 4)
         return s_count(argv[2], argv[3]);
     if (!strcmp(cmd, "connect") && argc == 3) {
