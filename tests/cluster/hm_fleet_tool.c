@@ -13,6 +13,7 @@
  *                                             verdicts from a durable consumer:
  *                                             "subject msgid decision strikes" lines
  *   hm_fleet_tool count URLS STREAM           messages stored in STREAM
+ *   hm_fleet_tool raw URLS ID LISTING FILE    one listing as given ("" omits a header)
  *   hm_fleet_tool latency EP URLS FILE...     add each file, then send it as a listing
  *                                             until it is counterfeit: add-to-matchable ms
  *   hm_fleet_tool connect URLS                exit 0 when the connection is accepted
@@ -323,6 +324,33 @@ static natsStatus s_listing(jsCtx *js, const char *id, const void *img, size_t l
     return s;
 }
 
+/* One listing exactly as given: id and listing header may be "" (omitted). */
+static int s_raw(const char *urls, const char *id, const char *listing, const char *file)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    size_t len = 0;
+    void *img = s_read(file, &len);
+    natsStatus s = img ? s_connect(urls, &nc, &js) : NATS_ERR;
+    natsMsg *m = NULL;
+    if (s == NATS_OK)
+        s = natsMsg_Create(&m, "hallmark.listing.in", NULL, img, (int)len);
+    if (s == NATS_OK && listing[0])
+        s = natsMsgHeader_Set(m, "Hm-Listing", listing);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id[0] ? id : NULL;
+    if (s == NATS_OK)
+        s = js_PublishMsg(NULL, js, m, &po, NULL);
+    natsMsg_Destroy(m);
+    free(img);
+    if (nc) {
+        jsCtx_Destroy(js);
+        natsConnection_Destroy(nc);
+    }
+    return s == NATS_OK ? 0 : s_die(file, s);
+}
+
 /* Add-to-matchable: add each file on the writer, then send it as a listing
  * (again, under a new id, until the verdict is counterfeit); the time from
  * the add's send to that verdict, watched on a core subscription. */
@@ -396,6 +424,8 @@ int main(int argc, char **argv)
         return s_publish(argv[2], argv[3], argv[4], argv[5], atol(argv[6]), argc - 7, argv + 7);
     if (!strcmp(cmd, "collect") && argc == 7)
         return s_collect(argv[2], argv[3], argv[4], atol(argv[5]), atof(argv[6]));
+    if (!strcmp(cmd, "raw") && argc == 6)
+        return s_raw(argv[2], argv[3], argv[4], argv[5]);
     if (!strcmp(cmd, "latency") && argc >= 5)
         return s_latency(argv[2], argv[3], argc - 4, argv + 4);
     if (!strcmp(cmd, "count") && argc == 4)

@@ -187,6 +187,21 @@ check "the holder got every acme finding ($(wc -l < "$T/want_acme"))" \
     [ "$(cut -d' ' -f2 "$T/holder" | sort)" = "$(cat "$T/want_acme")" ]
 check "the holder got nothing of another brand" [ "$(grep -vc '^hallmark\.verdict\.acme\.' "$T/holder")" = 0 ]
 
+# Hostile listings: each gets an error verdict or is dropped, the scorers live on.
+say "hostile listings"
+head -c 5000 /dev/urandom > "$T/garbage"; head -c 100 "$T/img-00000.png" > "$T/trunc"; : > "$T/empty"
+head -c 1100000 /dev/urandom > "$T/huge"; LONG=$(printf 'x%.0s' $(seq 300))
+for c in garbage trunc empty; do TOOL_T raw "$TU" "H-$c" "H-$c" "$T/$c" 2>>"$T/tool.log"; done
+TOOL_T raw "$TU" "" "" "$T/garbage" 2>>"$T/tool.log"          # no id at all
+TOOL_T raw "$TU" "H-long" "$LONG" "$T/garbage" 2>>"$T/tool.log" # a 300-byte listing id
+check "a listing over the size limit is refused at publish" sh -c "! HM_NATS_USER=tester HM_NATS_PASSWORD=t-secret '$TOOL' raw '$TU' H-huge H-huge '$T/huge' 2>/dev/null"
+check "the publisher refuses it too" sh -c "HM_NATS_USER=tester HM_NATS_PASSWORD=t-secret '$TOOL' publish '$TU' P s acme 921600 '$T/huge' 2>/dev/null | grep -q too_large"
+TOOL_T collect "$TU" audit 'hallmark.verdict.>' -1 8 > "$T/verdicts_h" 2>>"$T/tool.log"
+check "broken, truncated and empty images get error verdicts" \
+    [ "$(cut -d' ' -f2,3 "$T/verdicts_h" | sort | tr '\n' ' ')" = "H-empty error H-garbage error H-trunc error " ]
+check "the listings without a usable id were dropped" [ "$(TOOL_T count "$TU" HM_LISTINGS | cut -d' ' -f1)" = 0 ]
+check "both scorers are alive" kill -0 "${PID[s1]}" "${PID[s2]}"
+
 # Add-to-matchable, fleet-wide: add on the writer, then the image as a
 # listing on the work queue until its verdict is counterfeit.
 say "$(as tester t-secret "$TOOL" latency "ipc://$T/w.c" "$TU" $(IMG 500 519) 2>>"$T/tool.log")"
