@@ -36,7 +36,7 @@ DEPS_STAMP := $(DEPS_DIR)/.ok
 # only what it needs.
 LIB_PKGS    := vips libturbojpeg
 INDEX_PKGS  := $(LIB_PKGS) lmdb jansson libsodium
-SHELL_PKGS  := $(INDEX_PKGS) libzmq libmicrohttpd
+SHELL_PKGS  := $(INDEX_PKGS) libzmq libmicrohttpd libnats
 TEST_PKGS   := $(SHELL_PKGS) check
 PKGS        := $(TEST_PKGS)
 
@@ -134,7 +134,7 @@ deps:
 	@tools/deps.sh && mkdir -p $(DEPS_DIR) && touch $(DEPS_STAMP)
 
 # The goals that run something install what is missing; the others only check.
-INSTALL_GOALS := deps test test-tsan run demo bench bench-quick bench-lf bench-e2e bench-load \
+INSTALL_GOALS := deps test test-cluster test-tsan run demo bench bench-quick bench-lf bench-e2e bench-load \
                  bench-repl fuzz screenshots install-check
 ifneq ($(filter $(INSTALL_GOALS),$(MAKECMDGOALS)),)
 $(DEPS_STAMP): tools/deps.sh
@@ -222,6 +222,15 @@ $(BENCH_REPL_BIN): $(B)/bench/bench_repl.o $(LIBA)
 .PHONY: bench-repl
 bench-repl: $(BENCH_REPL_BIN) $(DAEMON_BIN)
 	$(BENCH_REPL_BIN) --bin $(CURDIR)/$(B)
+
+# The fleet on NATS JetStream (docs/DEPLOYMENT.md): a 3-server cluster on
+# loopback, a writer and two scorers; not part of `make test` (.ci/run runs it after).
+FLEET_TOOL := $(B)/hm_fleet_tool
+$(FLEET_TOOL): $(B)/tests/cluster/hm_fleet_tool.o $(LIBA)
+	$(if $(V),,@echo "  LD    $@";)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+.PHONY: test-cluster
+test-cluster: $(FLEET_TOOL) $(CLI_BIN) $(DAEMON_BIN)
+	@HM_BIN_DIR=$(CURDIR)/$(B) timeout 900 tests/cluster/run.sh
 
 ifneq ($(BENCH_SEARCH_BIN),)
 $(BENCH_SEARCH_BIN): $(B)/bench/bench_search.o $(BENCH_CXX_OBJ) $(LIBA)

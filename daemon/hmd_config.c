@@ -71,6 +71,17 @@ static const s_opt_t s_opts[] = {
     S_INT("repl-keep", repl_keep, "100000", 1, 2000000000, 0, "primary: change-log entries always kept"),
     S_INT("repl-keep-hours", repl_keep_hours, "24", 0, 100000, 0, "primary: keep change-log entries younger than this too"),
     S_INT("replica-wait", replica_wait, "30", 1, 3600, 0, "replica: seconds to wait for the primary at start"),
+    S_STR("nats-url", nats_url, "", 0, "fleet mode: NATS server URLs, comma-separated (\"\": fleet off; docs/DEPLOYMENT.md)"),
+    S_STR("nats-creds", nats_creds, "", 0, "fleet: NATS user credentials (.creds) file"),
+    S_STR("nats-user", nats_user, "", 0, "fleet: NATS user name"),
+    S_STR("nats-password-file", nats_password_file, "", 0, "fleet: file holding the NATS user's password"),
+    S_STR("nats-tls-ca", nats_tls_ca, "", 0, "fleet: TLS trust roots (PEM); set: TLS only, server verified"),
+    S_STR("nats-tls-cert", nats_tls_cert, "", 0, "fleet: TLS client certificate (PEM)"),
+    S_STR("nats-tls-key", nats_tls_key, "", 0, "fleet: TLS client key (PEM)"),
+    S_STR("fleet-role", fleet_role, "scorer", 0, "fleet: writer (bank writes, strikes) or scorer (listings)"),
+    S_INT("fleet-replicas", fleet_replicas, "3", 1, 5, 0, "fleet: JetStream stream replicas"),
+    S_INT("fleet-listing-max", fleet_listing_max, "921600", 1024, 67108864, 0, "fleet: largest image a listing message may carry, bytes"),
+    S_INT("fleet-wait", fleet_wait, "60", 1, 3600, 0, "fleet: seconds to retry connecting and creating streams"),
 };
 #define S_NOPTS (sizeof s_opts / sizeof s_opts[0])
 

@@ -59,6 +59,17 @@ typedef struct hmd_config {
     int repl_keep;                   /* change-log entries the primary always keeps */
     int repl_keep_hours;             /* and every entry younger than this */
     int replica_wait;                /* seconds a replica waits for its primary at start */
+    char nats_url[HMD_STR_MAX];      /* fleet: NATS server URLs, "" = fleet off (hmd_nats.h) */
+    char nats_creds[HMD_STR_MAX];    /* fleet: JWT .creds file */
+    char nats_user[256];             /* fleet: user name */
+    char nats_password_file[HMD_STR_MAX]; /* fleet: file holding the user's password */
+    char nats_tls_ca[HMD_STR_MAX];   /* fleet: TLS trust roots (PEM) */
+    char nats_tls_cert[HMD_STR_MAX]; /* fleet: client certificate (PEM) */
+    char nats_tls_key[HMD_STR_MAX];  /* fleet: client key (PEM) */
+    char fleet_role[16];             /* fleet: writer | scorer */
+    int fleet_replicas;              /* fleet: stream replicas */
+    int fleet_listing_max;           /* fleet: largest listing image, bytes */
+    int fleet_wait;                  /* fleet: seconds to retry connecting / creating streams */
 } hmd_config_t;
 
 /* Fill c with the built-in defaults. */

@@ -35,6 +35,7 @@
 #include "hmd_http.h"
 #include "hmd_recent.h"
 #include "hmd_metrics.h"
+#include "hmd_nats_fleet.h"
 #include "hmd_repl.h"
 #include "hmd_server.h"
 
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
     hmd_recent_t *recent = NULL;
     hmd_console_t *console = NULL;
     hmd_repl_t *repl = NULL;
+    hmd_fleet_t *fleet = NULL;
     if (!cfg)
         return 1;
 
@@ -142,6 +144,8 @@ int main(int argc, char **argv)
         goto leave;
     }
     hm_log_set_level(hm_log_parse_level(cfg->log_level));
+    if ((rc = hmd_fleet_prepare(cfg)) != 0)
+        goto fail;
     int pfd[2];
     if (pipe2(pfd, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = hm__seterr(HM_E_INTERNAL, "pipe: %s", strerror(errno));
@@ -199,6 +203,9 @@ int main(int argc, char **argv)
     }
     if (cfg->thresholds[0] && (rc = hm_engine_load_thresholds(e, cfg->thresholds)) != 0)
         goto fail;
+    /* Fleet mode (nats-url): caught up on the bank stream before serving. */
+    if (cfg->nats_url[0] && (rc = hmd_fleet_start(&fleet, cfg, e)) != 0)
+        goto fail;
     hmd_http_set_engine(http, e);
     hmd_console_set_engine(console, e);
     if ((rc = hmd_server_start(srv, e)) != 0)
@@ -225,6 +232,7 @@ leave:
     hmd_http_stop(&http);
     hmd_http_stop(&chttp);
     hmd_repl_stop(&repl);
+    hmd_fleet_stop(&fleet);
     if (hmd_server_close(&srv) != 0) {
         hm_log_warn("exit", "status=forced");
         _exit(rc ? 1 : 0);
